@@ -1,0 +1,1 @@
+"""Call handling for the 115 and the SI SIAO assistance line."""

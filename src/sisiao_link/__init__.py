@@ -1,0 +1,1 @@
+"""sisiao_link package."""
