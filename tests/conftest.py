@@ -1,0 +1,76 @@
+"""Shared fixtures: real Redis and PostgreSQL servers for the server-backed tests.
+
+A test marked ``redis`` or ``postgres`` takes the ``redis_url`` or ``postgres_url`` fixture.
+Without a reachable server the test is skipped on a developer's machine, and fails when
+``IVR_REQUIRE_SERVERS=1`` (set by ``.ci/run``), so CI never hides a skipped server test.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import pytest
+
+DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
+DEFAULT_DATABASE_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _reachable(url: str, default_port: int) -> bool:
+    parts = urlsplit(url)
+    host = parts.hostname or "127.0.0.1"
+    port = parts.port or default_port
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _unavailable(what: str, url: str) -> None:
+    message = f"{what} unreachable at {url}"
+    if os.environ.get("IVR_REQUIRE_SERVERS") == "1":
+        pytest.fail(f"{message} and IVR_REQUIRE_SERVERS=1: server-backed tests may not skip")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """URL of a real Redis database, flushed before and after the test."""
+    url = os.environ.get("IVR_TEST_REDIS_URL", DEFAULT_REDIS_URL)
+    if not _reachable(url, 6379):
+        _unavailable("Redis", url)
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    try:
+        yield url
+    finally:
+        client.flushdb()
+        client.close()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """URL of a real PostgreSQL database in a fresh schema-less state (all tables dropped after)."""
+    url = os.environ.get("IVR_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    if not _reachable(url, 5432):
+        _unavailable("PostgreSQL", url)
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url)
+
+    def drop_all() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+            conn.execute(sa.text("CREATE SCHEMA public"))
+
+    drop_all()
+    try:
+        yield url
+    finally:
+        drop_all()
+        engine.dispose()
