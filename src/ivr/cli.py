@@ -1,0 +1,233 @@
+"""The ``ivr`` command: check the configuration, simulate calls, run the service."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from ivr.flow import Phase, build_flow
+from ivr.settings import Settings
+from ivr.sim.render import render_text, step_json
+from ivr.sim.simulator import CallScript, Simulator
+from routing.config import RoutingConfig
+from routing.loader import ConfigError, load_config
+from routing.phone import InvalidPhoneNumberError, normalize_number
+
+DEFAULT_CONFIG = "config/departments.yaml"
+
+
+@click.group()
+def main() -> None:
+    """Service d'appels du 115 et de la ligne d'assistance SI SIAO."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+@main.group()
+def config() -> None:
+    """Fichier de routage (départements, numéros, horaires)."""
+
+
+@config.command("check")
+@click.argument("path", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False))
+def config_check(path: str) -> None:
+    """Valide le fichier de routage et résume son contenu."""
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        count = len(exc.issues)
+        click.echo(f"{path} : {count} erreur{'s' if count > 1 else ''}", err=True)
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(1)
+    deps = cfg.departements.values()
+    referents = sum(len(d.assistance.referents) for d in deps)
+    listeners = sum(len(d.line_115.listeners) for d in deps)
+    numbers = len({*_all_numbers(cfg)})
+    click.echo(
+        f"{path} : valide — {len(cfg.departements)} départements, {referents} référents, "
+        f"{listeners} postes d'écoutants, {numbers} numéros"
+    )
+
+
+def _all_numbers(cfg: RoutingConfig) -> list[str]:
+    nat = cfg.national
+    out = [nat.assistance_number, nat.callback_number, *nat.entry_115_numbers]
+    out += [c.number for c in nat.support.numbers]
+    out += [e.number for e in nat.default_lro if e.number]
+    for dep in cfg.departements.values():
+        out += [c.number for c in dep.assistance.referents]
+        out += [c.number for c in dep.line_115.listeners]
+        out += list(dep.line_115.inbound_numbers)
+        out += [e.number for e in dep.line_115.lro if e.number]
+    return out
+
+
+def _load_or_exit(path: str) -> RoutingConfig:
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        click.echo(f"{path} : configuration invalide", err=True)
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(1)
+
+
+# --------------------------------------------------------------------------- simulate
+
+
+def _number_option(value: str, option: str) -> str:
+    try:
+        return normalize_number(value)
+    except InvalidPhoneNumberError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
+
+
+def _parse_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC)
+    try:
+        at = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(
+            f"« {value} » n'est pas une date ISO 8601 (exemple : 2026-11-23T10:00:00+01:00)",
+            param_hint="--at",
+        ) from None
+    if at.tzinfo is None:
+        raise click.BadParameter(
+            f"« {value} » n'indique pas de décalage horaire (ajoutez par exemple +01:00)",
+            param_hint="--at",
+        )
+    return at
+
+
+def _called_number(
+    cfg: RoutingConfig, line: str | None, departement: str | None, to: str | None
+) -> str:
+    if to is not None:
+        number = _number_option(to, "--to")
+        routes = build_flow(cfg).routes
+        if routes.route(number) is None:
+            raise click.BadParameter(
+                f"« {to} » n'est pas un numéro entrant de la configuration", param_hint="--to"
+            )
+        return number
+    if line is None:
+        raise click.UsageError("indiquez --line (assistance ou 115) ou --to NUMÉRO")
+    if line == "assistance":
+        if departement is not None:
+            raise click.UsageError(
+                "--departement ne s'utilise qu'avec --line 115 ; sur la ligne d'assistance, "
+                "l'appelant tape son département (--press)"
+            )
+        return cfg.national.assistance_number
+    if departement is None:
+        if not cfg.national.entry_115_numbers:
+            raise click.UsageError("aucune entrée nationale du 115 : indiquez --departement")
+        return cfg.national.entry_115_numbers[0]
+    dep = cfg.departement(departement.upper())
+    if dep is None:
+        raise click.BadParameter(
+            f"« {departement} » n'est pas un département de la configuration",
+            param_hint="--departement",
+        )
+    return dep.line_115.inbound_numbers[0]
+
+
+@main.command()
+@click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True)
+@click.option("--line", type=click.Choice(["assistance", "115"]))
+@click.option("--departement", help="115 : le département où le réseau achemine l'appel")
+@click.option("--to", "to", help="numéro composé (un numéro entrant de la configuration)")
+@click.option("--from", "from_", help="numéro de l'appelant (masqué si absent)")
+@click.option("--press", multiple=True, help="touches tapées, une fois par menu")
+@click.option("--at", "at", help="date et heure ISO 8601 avec décalage (défaut : maintenant)")
+@click.option("--no-answer", multiple=True, help="ce numéro ne répond pas")
+@click.option("--busy", multiple=True, help="ce numéro est occupé")
+@click.option("--nobody-answers", is_flag=True, help="personne ne répond")
+@click.option("--listeners", default=1, show_default=True, type=click.IntRange(0, 1000))
+@click.option("--waiting", default=0, show_default=True, type=click.IntRange(0, 100_000))
+@click.option(
+    "--hang-up-at",
+    type=click.Choice([p.value for p in Phase if p not in (Phase.START, Phase.ENDED)]),
+    help="l'appelant raccroche en arrivant à cette étape",
+)
+@click.option("--json", "as_json", is_flag=True, help="un objet JSON par étape, puis le bilan")
+def simulate(
+    config_path: str,
+    line: str | None,
+    departement: str | None,
+    to: str | None,
+    from_: str | None,
+    press: tuple[str, ...],
+    at: str | None,
+    no_answer: tuple[str, ...],
+    busy: tuple[str, ...],
+    nobody_answers: bool,
+    listeners: int,
+    waiting: int,
+    hang_up_at: str | None,
+    as_json: bool,
+) -> None:
+    """Simule un appel à travers les vrais flux et le vrai routage."""
+    for keys in press:
+        if not keys or any(k not in "0123456789*#" for k in keys):
+            raise click.BadParameter(
+                f"« {keys} » : seules les touches 0 à 9, * et # existent", param_hint="--press"
+            )
+    moment = _parse_at(at)
+    cfg = _load_or_exit(config_path)
+    script = CallScript(
+        to_number=_called_number(cfg, line, departement, to),
+        from_number=_number_option(from_, "--from") if from_ else None,
+        presses=list(press),
+        no_answer=frozenset(_number_option(n, "--no-answer") for n in no_answer),
+        busy=frozenset(_number_option(n, "--busy") for n in busy),
+        nobody_answers=nobody_answers,
+        listeners=listeners,
+        waiting=waiting,
+        hang_up_at=Phase(hang_up_at) if hang_up_at else None,
+    )
+    call = Simulator(build_flow(cfg)).run(script, moment)
+    if as_json:
+        for step in call.steps:
+            click.echo(json.dumps(step_json(step), ensure_ascii=False))
+        click.echo(json.dumps(call.summary(), ensure_ascii=False))
+    else:
+        click.echo(render_text(call))
+
+
+# --------------------------------------------------------------------------- serve
+
+
+@main.command()
+@click.option("--host", default=None, help="adresse d'écoute (défaut : IVR_HOST ou 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (défaut : IVR_PORT ou 8115)")
+@click.option("--config", "config_path", default=None, help="fichier de routage")
+def serve(host: str | None, port: int | None, config_path: str | None) -> None:
+    """Lance le service web (santé, pages, transports)."""
+    import uvicorn
+
+    from ivr.app import create_app
+    from ivr.composition import build_services
+
+    settings = Settings()
+    if config_path is not None:
+        settings.config_path = Path(config_path)
+    try:
+        services = build_services(settings)
+    except ConfigError as exc:
+        click.echo(f"{settings.config_path} : configuration invalide", err=True)
+        for issue in exc.issues:
+            click.echo(str(issue), err=True)
+        sys.exit(1)
+    uvicorn.run(create_app(services), host=host or settings.host, port=port or settings.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,260 @@
+"""The SI SIAO assistance line (0 806 000 156).
+
+Welcome → département menu → optional reason menu → tier 1 (the département's referents,
+by its hunting strategy and hours) → tier 2 (national support) → the urgent e-mail message.
+Outside every opening hour: the closed message with the escalation strategy.
+"""
+
+from __future__ import annotations
+
+from ivr.flow import prompts
+from ivr.flow.common import (
+    ask,
+    caller_left,
+    dial_next,
+    end,
+    hunt_order,
+    menu_choice,
+    play,
+    record_results,
+)
+from ivr.flow.engine import CallState, FlowContext, FlowDefinition, Phase
+from ivr.flow.vocabulary import (
+    CallerHungUp,
+    Command,
+    DialResult,
+    DigitsReceived,
+    Event,
+    FetchRotation,
+    Gather,
+    InputTimedOut,
+    Line,
+    Outcome,
+    PeerHungUp,
+    RecordAnswerer,
+    Role,
+    RotationFetched,
+    StartRecording,
+)
+from routing.config import HuntStrategy, RecordingPolicy
+
+ASSISTANCE = FlowDefinition(Line.ASSISTANCE)
+NATIONAL_KEY = "national"
+
+MENUS = (Phase.DEPT_MENU, Phase.CORSE_MENU, Phase.OUTREMER_MENU)
+AFTER_DEPARTEMENT = (
+    Phase.REASON_MENU,
+    Phase.FETCH_ROTATION,
+    Phase.TIER1_DIALING,
+    Phase.TIER2_DIALING,
+    Phase.ENDED,
+)
+
+
+def start_assistance(ctx: FlowContext, state: CallState) -> list[Command]:
+    """First commands of an assistance call (the call is already answered)."""
+    state.line = Line.ASSISTANCE
+    state.summary.line = Line.ASSISTANCE
+    welcome = play(state, prompts.fixed("assistance_welcome"))
+    if not ctx.routes.open_tier1(ctx.now) and not ctx.routes.tier2_open(ctx.now):
+        return [welcome, *end(state, Outcome.MESSAGE, prompts.fixed("assistance_closed"))]
+    commands: list[Command] = [welcome]
+    if ctx.config.national.assistance.recording is RecordingPolicy.ALL:
+        commands.append(play(state, prompts.fixed("recording_notice")))
+    return commands + ask(ctx, state, Phase.DEPT_MENU)
+
+
+# --------------------------------------------------------------------------- menus
+
+
+@ASSISTANCE.on(MENUS, DigitsReceived, to=(*MENUS, *AFTER_DEPARTEMENT), label="chiffres")
+def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    assert isinstance(event, DigitsReceived)
+    choice = menu_choice(state.phase, event.digits)
+    if isinstance(choice, Phase):
+        return ask(ctx, state, choice)
+    if choice is None:
+        return _retry(ctx, state, "invalid_departement")
+    return _departement_chosen(ctx, state, choice)
+
+
+@ASSISTANCE.on(MENUS, InputTimedOut, to=(*MENUS, *AFTER_DEPARTEMENT), label="pas de saisie")
+def _menu_timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    return _retry(ctx, state, "no_input")
+
+
+def _retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:
+    state.tries += 1
+    if state.tries >= ctx.config.national.assistance.menu_tries:
+        return [play(state, prompts.fixed("menu_gave_up")), *_tier2(ctx, state, tier1_tried=False)]
+    return ask(ctx, state, state.phase, before=prompts.fixed(why))
+
+
+def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[Command]:
+    state.departement = code
+    state.summary.departement = code
+    menu = ctx.config.national.menu_reasons()
+    if ctx.config.national.assistance.reason_menu and menu:
+        state.phase = Phase.REASON_MENU
+        prompt = prompts.reason_menu([(r.digit or 0, r.label) for r in menu])
+        state.summary.prompts.append(prompt.id)
+        return [Gather(prompt, 1, ctx.config.national.assistance.digit_timeout_s)]
+    return _tier1(ctx, state)
+
+
+@ASSISTANCE.on(Phase.REASON_MENU, DigitsReceived, to=AFTER_DEPARTEMENT, label="motif")
+def _reason(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    assert isinstance(event, DigitsReceived)
+    chosen = next(
+        (r for r in ctx.config.national.menu_reasons() if str(r.digit) == event.digits), None
+    )
+    if chosen is None:
+        return _tier1(ctx, state)
+    state.summary.reason = chosen.code
+    if chosen.level == 2 and ctx.routes.tier2_open(ctx.now):
+        return _tier2(ctx, state, tier1_tried=False)
+    return _tier1(ctx, state)
+
+
+@ASSISTANCE.on(Phase.REASON_MENU, InputTimedOut, to=AFTER_DEPARTEMENT, label="pas de motif")
+def _no_reason(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    return _tier1(ctx, state)
+
+
+# --------------------------------------------------------------------------- tier 1
+
+
+def _tier1(ctx: FlowContext, state: CallState) -> list[Command]:
+    code = state.departement or ""
+    dep = ctx.config.departement(code)
+    if dep is None or not dep.assistance.referents or not ctx.routes.tier1_open(code, ctx.now):
+        return _tier2(ctx, state, tier1_tried=False)
+    state.hunt_key = code
+    state.hunt_ring_timeout_s = dep.assistance.ring_timeout_s
+    state.hunt_all = dep.assistance.strategy is HuntStrategy.RING_ALL
+    if dep.assistance.strategy is HuntStrategy.ROTATE_LAST_ANSWERER:
+        state.phase = Phase.FETCH_ROTATION
+        return [FetchRotation(code)]
+    state.hunt_targets = hunt_order(
+        dep.assistance.referents, dep.assistance.strategy, None, Role.TIER1
+    )
+    return _ring(ctx, state, Phase.TIER1_DIALING, "transfer_tier1")
+
+
+def _ring(ctx: FlowContext, state: CallState, phase: Phase, announce: str) -> list[Command]:
+    dial = dial_next(state, caller_id=state.caller)
+    if dial is None:  # every target was already tried in this call
+        if phase is Phase.TIER1_DIALING:
+            return _tier2(ctx, state, tier1_tried=True)
+        return _nobody(ctx, state)
+    state.phase = phase
+    return [play(state, prompts.fixed(announce)), dial]
+
+
+@ASSISTANCE.on(
+    Phase.FETCH_ROTATION,
+    RotationFetched,
+    to=(Phase.TIER1_DIALING, Phase.TIER2_DIALING, Phase.ENDED),
+    label="dernier répondant",
+)
+def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    assert isinstance(event, RotationFetched)
+    if state.hunt_key == NATIONAL_KEY:
+        support = ctx.config.national.support
+        state.hunt_targets = hunt_order(
+            support.numbers, support.strategy, event.last_answerer, Role.TIER2
+        )
+        return _ring(ctx, state, Phase.TIER2_DIALING, "transfer_tier2")
+    dep = ctx.config.departement(state.hunt_key)
+    assert dep is not None
+    state.hunt_targets = hunt_order(
+        dep.assistance.referents, dep.assistance.strategy, event.last_answerer, Role.TIER1
+    )
+    return _ring(ctx, state, Phase.TIER1_DIALING, "transfer_tier1")
+
+
+@ASSISTANCE.on(
+    Phase.TIER1_DIALING,
+    DialResult,
+    to=(
+        Phase.TIER1_DIALING,
+        Phase.CONNECTED,
+        Phase.FETCH_ROTATION,
+        Phase.TIER2_DIALING,
+        Phase.ENDED,
+    ),
+    label="résultat palier 1",
+)
+def _tier1_result(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    assert isinstance(event, DialResult)
+    answered = record_results(state, event, Role.TIER1)
+    if answered is not None:
+        return _connected(ctx, state, answered)
+    dial = dial_next(state, caller_id=state.caller)
+    if dial is not None:
+        return [dial]
+    return [play(state, prompts.fixed("tier1_unavailable")), *_tier2(ctx, state, tier1_tried=True)]
+
+
+# --------------------------------------------------------------------------- tier 2
+
+
+def _tier2(ctx: FlowContext, state: CallState, *, tier1_tried: bool) -> list[Command]:
+    if not ctx.routes.tier2_open(ctx.now):
+        if tier1_tried:
+            return _nobody(ctx, state)
+        return end(state, Outcome.MESSAGE, prompts.fixed("assistance_closed"))
+    support = ctx.config.national.support
+    state.hunt_key = NATIONAL_KEY
+    state.hunt_ring_timeout_s = support.ring_timeout_s
+    state.hunt_all = support.strategy is HuntStrategy.RING_ALL
+    if support.strategy is HuntStrategy.ROTATE_LAST_ANSWERER:
+        state.phase = Phase.FETCH_ROTATION
+        return [FetchRotation(NATIONAL_KEY)]
+    state.hunt_targets = hunt_order(support.numbers, support.strategy, None, Role.TIER2)
+    return _ring(ctx, state, Phase.TIER2_DIALING, "transfer_tier2")
+
+
+@ASSISTANCE.on(
+    Phase.TIER2_DIALING,
+    DialResult,
+    to=(Phase.TIER2_DIALING, Phase.CONNECTED, Phase.ENDED),
+    label="résultat palier 2",
+)
+def _tier2_result(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    assert isinstance(event, DialResult)
+    answered = record_results(state, event, Role.TIER2)
+    if answered is not None:
+        return _connected(ctx, state, answered)
+    dial = dial_next(state, caller_id=state.caller)
+    if dial is not None:
+        return [dial]
+    return _nobody(ctx, state)
+
+
+def _nobody(ctx: FlowContext, state: CallState) -> list[Command]:
+    """Nobody could answer: the urgent e-mail message, then goodbye."""
+    urgent = prompts.configured("urgent_email", ctx.config.national.urgent_email.prompt)
+    return end(state, Outcome.MESSAGE, urgent)
+
+
+# --------------------------------------------------------------------------- connected
+
+
+def _connected(ctx: FlowContext, state: CallState, number: str) -> list[Command]:
+    state.phase = Phase.CONNECTED
+    commands: list[Command] = [RecordAnswerer(state.hunt_key, number)]
+    if ctx.config.national.assistance.recording is RecordingPolicy.ALL:
+        state.recording = True
+        commands.append(StartRecording())
+    return commands
+
+
+@ASSISTANCE.on(Phase.CONNECTED, PeerHungUp, to=(Phase.ENDED,), label="fin de communication")
+def _peer_left(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    return end(state, Outcome.CONNECTED)
+
+
+@ASSISTANCE.on(None, CallerHungUp, to=(Phase.ENDED,), label="l'appelant raccroche")
+def _caller_left(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    return caller_left(state)

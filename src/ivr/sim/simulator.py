@@ -1,0 +1,371 @@
+"""A simulated telephony transport: the real flows and routing, in-process, on a virtual clock.
+
+The simulated caller presses the keys of its script, one answer per menu; destinations
+answer unless the script says they are busy, do not answer or fail; the 115 queue has the
+script's listeners and calls already waiting. Nothing sleeps: every wait moves the clock.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ivr.flow import CallFlow, Phase
+from ivr.flow.engine import CallState
+from ivr.flow.vocabulary import (
+    Answer,
+    CallerHungUp,
+    CallStarted,
+    CancelTimer,
+    Command,
+    Dequeue,
+    Dial,
+    DialOutcome,
+    DialResult,
+    DigitsReceived,
+    Enqueue,
+    Event,
+    FetchQueueStatus,
+    FetchRotation,
+    Gather,
+    Hangup,
+    Hold,
+    InputTimedOut,
+    ListenerOffered,
+    PeerHungUp,
+    Play,
+    QueueStatus,
+    QueueStatusFetched,
+    RecordAnswerer,
+    RegisterCallback,
+    RotationFetched,
+    StartRecording,
+    StartTimer,
+    StopRecording,
+    TimerFired,
+)
+from routing.rotation import InMemoryRotationStore, RotationStore
+
+SPEECH_CHARS_PER_S = 15  # how long a prompt takes to say, roughly
+MAX_EVENTS = 2_000
+
+
+class SimulationError(RuntimeError):
+    """The simulation itself went wrong (a flow that never ends, a bad script)."""
+
+
+@dataclass(slots=True)
+class CallScript:
+    """What the simulated caller does and how the destinations behave."""
+
+    to_number: str
+    from_number: str | None = None
+    presses: list[str] = field(default_factory=list)
+    no_answer: frozenset[str] = frozenset()
+    busy: frozenset[str] = frozenset()
+    failed: frozenset[str] = frozenset()
+    nobody_answers: bool = False
+    listeners: int = 1
+    waiting: int = 0
+    closed: bool = False
+    emergency_closed: bool = False
+    hang_up_at: Phase | None = None
+    conversation_s: int = 300
+    hint_departement: str | None = None
+
+
+@dataclass(slots=True)
+class Step:
+    """One thing that happened, at ``t`` seconds into the call."""
+
+    t: float
+    kind: str
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class SimulatedCall:
+    state: CallState
+    steps: list[Step]
+    duration_s: float
+    callbacks: list[tuple[str, str]]
+
+    def summary(self) -> dict[str, Any]:
+        s = self.state.summary
+        return {
+            "type": "summary",
+            "call_id": s.call_id,
+            "line": s.line.value if s.line else None,
+            "departement": s.departement,
+            "caller": s.caller,
+            "called": s.called,
+            "destinations_tried": [
+                {"number": a.number, "role": a.role.value, "result": a.result.value}
+                for a in s.attempts
+            ],
+            "connected_to": s.connected_to,
+            "connected_role": s.connected_role.value if s.connected_role else None,
+            "prompts": list(s.prompts),
+            "outcome": s.outcome.value if s.outcome else None,
+            "reason": s.reason,
+            "deterrence": s.deterrence,
+            "lro_used": s.lro_used,
+            "callback_registered": s.callback_registered,
+            "duration_s": round(self.duration_s, 1),
+        }
+
+
+class Simulator:
+    """Runs scripted calls through a call flow; shares the rotation store between calls."""
+
+    def __init__(
+        self, flow: CallFlow, rotation: RotationStore | None = None, record_steps: bool = True
+    ) -> None:
+        self.flow = flow
+        self.rotation: RotationStore = rotation or InMemoryRotationStore()
+        self.record_steps = record_steps
+        self._next_id = 0
+
+    def run(self, script: CallScript, at: datetime) -> SimulatedCall:
+        if at.tzinfo is None:
+            raise SimulationError(
+                "l'heure de l'appel doit indiquer son fuseau (ISO 8601 avec décalage)"
+            )
+        self._next_id += 1
+        return _Run(self, script, at, f"sim-{self._next_id}").execute()
+
+
+class _Run:
+    """One simulated call: a tiny event loop over a virtual clock."""
+
+    def __init__(self, sim: Simulator, script: CallScript, at: datetime, call_id: str) -> None:
+        self.sim = sim
+        self.flow = sim.flow
+        self.script = script
+        self.start = at
+        self.t = 0.0
+        self.call_id = call_id
+        self.presses = list(script.presses)
+        self.steps: list[Step] = []
+        self.callbacks: list[tuple[str, str]] = []
+        self.timers: dict[str, float] = {}
+        self.queued_at: float | None = None
+        self.offer_at: float | None = None
+        self.listener_cursor = 0
+        self.failed_listeners: set[str] = set()
+        self.connected = False
+
+    # ----------------------------------------------------------------- helpers
+
+    @property
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.t)
+
+    def log(self, kind: str, **data: Any) -> None:
+        if self.sim.record_steps:
+            self.steps.append(Step(round(self.t, 1), kind, data))
+
+    # ----------------------------------------------------------------- loop
+
+    def execute(self) -> SimulatedCall:
+        s = self.script
+        self.log("call", to=s.to_number, caller=s.from_number)
+        state, commands = self.flow.start(
+            CallStarted(self.call_id, s.to_number, s.from_number, s.hint_departement), self.now
+        )
+        for _ in range(MAX_EVENTS):
+            event = self.perform(state, commands)
+            if self.flow.finished(state):
+                break
+            if event is None:
+                raise SimulationError(f"le flux attend sans rien à attendre (phase {state.phase})")
+            if s.hang_up_at is not None and state.phase is s.hang_up_at:
+                self.log("caller_hangup", phase=state.phase.value)
+                event = CallerHungUp()
+            commands = self.flow.step(state, event, self.now)
+        else:
+            raise SimulationError("l'appel simulé ne se termine pas")
+        return SimulatedCall(state, self.steps, self.t, self.callbacks)
+
+    def perform(self, state: CallState, commands: list[Command]) -> Event | None:
+        """Execute a batch; return the event that answers its last waiting command."""
+        event: Event | None = None
+        for command in commands:
+            event = self.execute_one(state, command)
+        if event is None and state.phase is Phase.CONNECTED:
+            self.t += self.script.conversation_s
+            self.log("conversation_end", seconds=self.script.conversation_s)
+            event = PeerHungUp()
+        return event
+
+    def execute_one(self, state: CallState, command: Command) -> Event | None:
+        match command:
+            case Answer():
+                self.log("answer")
+            case Play(prompt):
+                self.log("play", prompt=prompt.id, text=prompt.text)
+                self.t += len(prompt.text) / SPEECH_CHARS_PER_S
+            case Gather(prompt, max_digits, timeout_s, _):
+                self.log("gather", prompt=prompt.id, text=prompt.text, digits=max_digits)
+                self.t += len(prompt.text) / SPEECH_CHARS_PER_S
+                if self.presses:
+                    keys = self.presses.pop(0)
+                    self.t += len(keys)
+                    self.log("keys", keys=keys)
+                    return DigitsReceived(keys)
+                self.t += timeout_s
+                self.log("timeout", seconds=timeout_s)
+                return InputTimedOut()
+            case Dial(targets, ring_timeout_s, caller_id):
+                return self.dial(targets, ring_timeout_s, caller_id)
+            case Hold():
+                return self.hold(state)
+            case Enqueue(departement, priority):
+                self.queued_at = self.t
+                self.log("enqueue", departement=departement, priority=priority)
+                self.schedule_offer(state, requeued=priority > 0)
+            case Dequeue(departement):
+                self.queued_at = None
+                self.offer_at = None
+                self.log("dequeue", departement=departement)
+            case StartTimer(name, seconds):
+                self.timers[name] = self.t + seconds
+            case CancelTimer(name):
+                self.timers.pop(name, None)
+            case StartRecording():
+                self.log("recording_started")
+            case StopRecording():
+                self.log("recording_stopped")
+            case FetchRotation(key):
+                return RotationFetched(self.sim.rotation.last_answerer(key))
+            case RecordAnswerer(key, number):
+                self.sim.rotation.record_answerer(key, number)
+            case FetchQueueStatus(departement):
+                return QueueStatusFetched(self.queue_status(departement))
+            case RegisterCallback(departement, number):
+                self.callbacks.append((departement, number))
+                self.log("callback_registered", departement=departement, number=number)
+            case Hangup(outcome):
+                self.log("hangup", outcome=outcome.value)
+        return None
+
+    # ----------------------------------------------------------------- dialling
+
+    def result_for(self, number: str) -> DialOutcome:
+        s = self.script
+        if number in s.failed:
+            return DialOutcome.FAILED
+        if number in s.busy:
+            return DialOutcome.BUSY
+        if s.nobody_answers or number in s.no_answer:
+            return DialOutcome.NO_ANSWER
+        return DialOutcome.ANSWERED
+
+    def dial(self, targets: tuple[Any, ...], ring_timeout_s: int, caller_id: str | None) -> Event:
+        results: list[tuple[str, DialOutcome]] = []
+        answered = False
+        for target in targets:
+            outcome = self.result_for(target.number)
+            if outcome is DialOutcome.ANSWERED:
+                if answered:
+                    continue  # ring_all: the others stop ringing once one answers
+                answered = True
+            results.append((target.number, outcome))
+        if answered:
+            self.t += min(8, ring_timeout_s)
+        elif any(o is DialOutcome.NO_ANSWER for _, o in results):
+            self.t += ring_timeout_s
+        else:
+            self.t += 2  # busy and failed come back at once
+        by_number = dict(results)
+        for target in targets:
+            if target.number in by_number:
+                self.log(
+                    "dial",
+                    number=target.number,
+                    name=target.name,
+                    role=target.role.value,
+                    result=by_number[target.number].value,
+                )
+        return DialResult(tuple(results))
+
+    # ----------------------------------------------------------------- the 115 queue
+
+    def listeners(self, state: CallState) -> list[tuple[str, str]]:
+        dep = self.flow.config.departement(state.departement or "")
+        if dep is None:
+            return []
+        positions = [(c.number, c.name) for c in dep.line_115.listeners]
+        count = min(self.script.listeners, len(positions))
+        return positions[:count]
+
+    def handling_time(self, departement: str) -> int:
+        dep = self.flow.config.departement(departement)
+        return dep.line_115.queue.default_handling_time_s if dep else 300
+
+    def estimated_wait(self, departement: str, ahead: int) -> int:
+        if self.script.listeners <= 0:
+            return 0
+        rounds = math.ceil(ahead / self.script.listeners)
+        return rounds * self.handling_time(departement)
+
+    def queue_status(self, departement: str) -> QueueStatus:
+        ahead = self.script.waiting
+        position = 0
+        if self.queued_at is not None:
+            served = int((self.t - self.queued_at) // max(self.handling_time(departement), 1))
+            served *= max(self.script.listeners, 0)
+            ahead = max(self.script.waiting - served, 0)
+            position = ahead + 1
+        return QueueStatus(
+            waiting=ahead,
+            listeners_logged_in=self.script.listeners,
+            listeners_available=self.script.listeners if ahead == 0 else 0,
+            estimated_wait_s=self.estimated_wait(departement, ahead),
+            position=position,
+            closed=self.script.closed,
+            emergency_closed=self.script.emergency_closed,
+        )
+
+    def schedule_offer(self, state: CallState, requeued: bool) -> None:
+        usable = [lst for lst in self.listeners(state) if lst[0] not in self.failed_listeners]
+        if not usable:
+            self.offer_at = None
+            return
+        delay = 5 if requeued else self.estimated_wait(state.departement or "", self.script.waiting)
+        self.offer_at = self.t + delay
+
+    def hold(self, state: CallState) -> Event:
+        """Wait on hold: the first of a timer, a listener offer, or the caller's key press."""
+        self.log("hold")
+        candidates: list[tuple[float, int, str]] = [
+            (due, 1, name) for name, due in self.timers.items()
+        ]
+        if self.offer_at is not None:
+            candidates.append((self.offer_at, 0, "offer"))
+        if self.presses:
+            candidates.append((self.t + 5, 2, "press"))
+        if not candidates:
+            raise SimulationError("appel en attente sans minuterie ni écoutant")
+        heapq.heapify(candidates)
+        due, _, what = heapq.heappop(candidates)
+        self.t = max(self.t, due)
+        if what == "press":
+            keys = self.presses.pop(0)
+            self.log("keys", keys=keys)
+            return DigitsReceived(keys)
+        if what == "offer":
+            usable = [lst for lst in self.listeners(state) if lst[0] not in self.failed_listeners]
+            number, name = usable[self.listener_cursor % len(usable)]
+            self.listener_cursor += 1
+            if self.result_for(number) is not DialOutcome.ANSWERED:
+                self.failed_listeners.add(number)
+            self.offer_at = None
+            self.queued_at = None
+            self.log("listener_offered", number=number, name=name)
+            return ListenerOffered(number, name)
+        del self.timers[what]
+        return TimerFired(what)

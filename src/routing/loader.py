@@ -1,0 +1,188 @@
+"""Loading ``departments.yaml`` with errors a person can act on.
+
+Each error names the file, the line, the field path and what is wrong, in French:
+``config/departments.yaml:412: departements.2A.assistance.referents[1].number : « 06 12 »
+n'est pas un numéro de téléphone valide``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from routing.config import RoutingConfig
+
+Loc = tuple[str | int, ...]
+
+# The C parser when PyYAML was built with libyaml; both give the same nodes and marks.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigIssue:
+    """One problem found in the routing file."""
+
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.path} : {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Exception):
+    """The routing file cannot be used; ``issues`` lists every problem found."""
+
+    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+        self.issues = tuple(issues)
+        super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+def load_config(path: str | Path) -> RoutingConfig:
+    """Read and validate a routing file, raising ``ConfigError`` with every problem."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigIssue(file, None, "", "fichier introuvable")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([ConfigIssue(file, None, "", "le fichier n'est pas en UTF-8")]) from None
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(file, None, "", f"lecture impossible ({exc})")]) from None
+    return parse_config(text, file)
+
+
+def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
+    """Validate routing YAML given as text; ``file`` is only used in messages."""
+    try:
+        node = yaml.compose(text, Loader=_LOADER)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "structure invalide"
+        raise ConfigError(
+            [ConfigIssue(file, line, "", f"erreur de syntaxe YAML ({problem})")]
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            [ConfigIssue(file, None, "", f"erreur de syntaxe YAML ({exc})")]
+        ) from None
+    if node is None:
+        raise ConfigError([ConfigIssue(file, None, "", "le fichier est vide")])
+    lines: dict[Loc, int] = {}
+    duplicates = list(_index_lines(node, (), lines))
+    if duplicates:
+        raise ConfigError(
+            [
+                ConfigIssue(file, line, format_loc(loc), "cette clé apparaît deux fois")
+                for loc, line in duplicates
+            ]
+        )
+    data: Any = yaml.load(text, Loader=yaml.SafeLoader)
+    if not isinstance(data, dict):
+        raise ConfigError(
+            [
+                ConfigIssue(
+                    file, 1, "", "le fichier doit contenir une table (national, departements)"
+                )
+            ]
+        )
+    try:
+        return RoutingConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([_issue(file, error, lines) for error in exc.errors()]) from None
+
+
+def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Iterator[tuple[Loc, int]]:
+    """Record the line of every node by its path; yield the duplicate keys found."""
+    lines[loc] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*loc, key)
+            if key in seen:
+                yield child, key_node.start_mark.line + 1
+                continue
+            seen.add(key)
+            lines[child] = key_node.start_mark.line + 1
+            yield from _index_lines(value_node, child, lines)
+            lines[child] = key_node.start_mark.line + 1  # the key's line reads best
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _index_lines(item, (*loc, index), lines)
+
+
+def format_loc(loc: Loc) -> str:
+    """``('departements', '2A', 'assistance', 'referents', 1, 'number')`` as
+    ``departements.2A.assistance.referents[1].number``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _clean_loc(loc: tuple[str | int, ...]) -> Loc:
+    # pydantic adds internal steps for unions and tagged validators ("function-after[...]").
+    return tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in {"str", "none"})))
+
+
+def _issue(file: str, error: ErrorDetails, lines: dict[Loc, int]) -> ConfigIssue:
+    loc = _clean_loc(error["loc"])
+    line = None
+    probe: Loc = loc
+    while True:
+        if probe in lines:
+            line = lines[probe]
+            break
+        if not probe:
+            break
+        probe = probe[:-1]
+    return ConfigIssue(file, line, format_loc(loc), _french(error))
+
+
+def _french(error: ErrorDetails) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    given = error.get("input")
+    if kind == "value_error":
+        cause = ctx.get("error")
+        return str(cause) if cause is not None else error["msg"]
+    messages: dict[str, str] = {
+        "missing": "champ obligatoire manquant",
+        "extra_forbidden": "champ inconnu",
+        "string_type": "une chaîne de caractères est attendue",
+        "int_type": "un nombre entier est attendu",
+        "int_parsing": f"« {given} » n'est pas un nombre entier",
+        "int_from_float": f"« {given} » n'est pas un nombre entier",
+        "bool_type": "oui/non (true/false) est attendu",
+        "bool_parsing": f"« {given} » n'est ni true ni false",
+        "dict_type": "une table (clé: valeur) est attendue",
+        "list_type": "une liste est attendue",
+        "tuple_type": "une liste est attendue",
+        "model_type": "une table (clé: valeur) est attendue",
+        "date_type": "une date AAAA-MM-JJ est attendue",
+        "date_parsing": f"« {given} » n'est pas une date AAAA-MM-JJ",
+        "date_from_datetime_parsing": f"« {given} » n'est pas une date AAAA-MM-JJ",
+        "enum": f"« {given} » n'est pas une valeur permise ({ctx.get('expected', '')})",
+        "literal_error": f"« {given} » n'est pas une valeur permise ({ctx.get('expected', '')})",
+        "greater_than_equal": f"{given} est trop petit (minimum {ctx.get('ge')})",
+        "less_than_equal": f"{given} est trop grand (maximum {ctx.get('le')})",
+        "too_short": "la liste ne peut pas être vide"
+        if ctx.get("min_length") == 1 and not isinstance(given, str)
+        else f"trop court (au moins {ctx.get('min_length')})",
+        "string_too_short": f"texte trop court (au moins {ctx.get('min_length')} caractères)",
+        "string_pattern_mismatch": f"« {given} » n'a pas la forme attendue",
+    }
+    return messages.get(kind, f"valeur invalide ({error['msg']})")
