@@ -1,0 +1,1 @@
+"""The asynchronous call runtime shared by the real transports."""
