@@ -1,0 +1,895 @@
+"""A sandbox SI SIAO implementing our contract, for development, demos and end-to-end tests.
+
+SQLite (or any SQLAlchemy URL) holds fictitious households; nothing here is real data. Two
+realms: the real one and ``test`` (header ``SISIAO-Espace: test``), where the vital functions
+monitor creates its probe requests. Tokens live in memory, so a restarted sandbox answers 401
+to old tokens, as a restarted SI SIAO would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import threading
+import unicodedata
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any
+
+import phonenumbers
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Form, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.models import OAuthFlowClientCredentials, OAuthFlows
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPBasic, HTTPBasicCredentials, OAuth2
+from pydantic import BaseModel
+from sqlalchemy.pool import StaticPool
+
+from sisiao_link.port import (
+    IDEMPOTENCY_HEADER,
+    REALM_HEADER,
+    REPLAYED_HEADER,
+    USER_HEADER,
+    Clock,
+    Composition,
+    Demande,
+    DemandeStatus,
+    JetonAcces,
+    Menage,
+    NouvelleDemandeUrgence,
+    Personne,
+    Probleme,
+    PublicSpecifique,
+    ResultatRecherchePersonnes,
+    Sexe,
+    StatutDemande,
+    TypeDemande,
+    is_departement,
+)
+
+DEFAULT_CLIENTS: Mapping[str, str] = {"ivr-115": "bac-a-sable"}
+PERSONNE_BASE = 3_100_000_000
+MENAGE_BASE = 2_780_000_000
+DEMANDE_BASE = 4_500_000_000
+
+
+class Espace(StrEnum):
+    PRODUCTION = "production"
+    TEST = "test"
+
+
+# -- storage -------------------------------------------------------------------------------
+
+_metadata = sa.MetaData()
+
+_menages = sa.Table(
+    "menages",
+    _metadata,
+    sa.Column("numero", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("espace", sa.String(16), nullable=False),
+    sa.Column("composition", sa.String(64), nullable=False),
+    sa.Column("publics_specifiques", sa.JSON, nullable=False),
+    sa.Column("personne_reference", sa.Integer, nullable=True),
+)
+
+_personnes = sa.Table(
+    "personnes",
+    _metadata,
+    sa.Column("numero", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("espace", sa.String(16), nullable=False),
+    sa.Column("menage", sa.Integer, sa.ForeignKey("menages.numero"), nullable=False),
+    sa.Column("nom", sa.String(200), nullable=False),
+    sa.Column("prenom", sa.String(200), nullable=False),
+    sa.Column("nom_cle", sa.String(200), nullable=False, index=True),
+    sa.Column("prenom_cle", sa.String(200), nullable=False),
+    sa.Column("date_naissance", sa.Date, nullable=True),
+    sa.Column("sexe", sa.String(1), nullable=True),
+    sa.Column("telephone", sa.String(32), nullable=True, index=True),
+)
+
+_demandes = sa.Table(
+    "demandes",
+    _metadata,
+    sa.Column("numero", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("espace", sa.String(16), nullable=False),
+    sa.Column("menage", sa.Integer, sa.ForeignKey("menages.numero"), nullable=False, index=True),
+    sa.Column("type", sa.String(16), nullable=False),
+    sa.Column("statut", sa.String(32), nullable=False),
+    sa.Column("departement", sa.String(3), nullable=False),
+    sa.Column("observations", sa.Text, nullable=False),
+    sa.Column("date_creation", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("date_mise_a_jour", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("auteur", sa.String(200), nullable=False),
+    sa.Column("cle_idempotence", sa.String(200), nullable=True),
+    sa.Column("empreinte", sa.String(64), nullable=True),
+    sa.UniqueConstraint("espace", "cle_idempotence", name="uq_demandes_cle_idempotence"),
+)
+
+
+def normalise_phone(number: str) -> str:
+    """E.164 form of a French (or overseas) number; digits only when it does not parse."""
+    try:
+        parsed = phonenumbers.parse(number, "FR")
+    except phonenumbers.NumberParseException:
+        return "".join(ch for ch in number if ch.isdigit() or ch == "+")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def name_key(name: str) -> str:
+    """Accent-, case- and punctuation-insensitive form of a name, for searches."""
+    decomposed = unicodedata.normalize("NFKD", name)
+    letters = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(letters.upper().replace("-", " ").replace("'", " ").split())
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+class ProblemError(Exception):
+    """An error answered as RFC 9457 problem details, with a French ``detail``."""
+
+    def __init__(self, status: int, title: str, detail: str, code: str | None = None) -> None:
+        super().__init__(detail)
+        self.problem = Probleme(title=title, status=status, detail=detail, code=code)
+
+
+@dataclass(frozen=True)
+class CreationResult:
+    demande: Demande
+    replayed: bool
+
+
+class SandboxStore:
+    """The sandbox's data, behind a write lock (SQLite has one writer anyway)."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+        self.engine = engine
+        self._clock = clock
+        self._write_lock = threading.Lock()
+
+    def create_schema(self) -> None:
+        _metadata.create_all(self.engine)
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(sa.func.count()).select_from(_menages)).scalar_one() == 0
+
+    # reads
+
+    def search_by_phone(self, espace: Espace, telephone: str) -> list[Personne]:
+        query = sa.select(_personnes).where(
+            _personnes.c.espace == espace, _personnes.c.telephone == normalise_phone(telephone)
+        )
+        return self._personnes(query)
+
+    def search_by_identity(
+        self, espace: Espace, nom: str, prenom: str | None, date_naissance: date
+    ) -> list[Personne]:
+        query = sa.select(_personnes).where(
+            _personnes.c.espace == espace,
+            _personnes.c.nom_cle == name_key(nom),
+            _personnes.c.date_naissance == date_naissance,
+        )
+        if prenom:
+            query = query.where(_personnes.c.prenom_cle == name_key(prenom))
+        return self._personnes(query)
+
+    def menage(self, espace: Espace, menage_id: str) -> Menage | None:
+        numero = _numero(menage_id, MENAGE_BASE)
+        if numero is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_menages).where(_menages.c.numero == numero, _menages.c.espace == espace)
+            ).first()
+            if row is None:
+                return None
+            membres = conn.execute(
+                sa.select(_personnes)
+                .where(_personnes.c.menage == numero)
+                .order_by(_personnes.c.numero)
+            ).all()
+            ouvertes = conn.execute(
+                sa.select(_demandes)
+                .where(
+                    _demandes.c.menage == numero,
+                    _demandes.c.statut.in_([StatutDemande.EN_ATTENTE, StatutDemande.ORIENTEE]),
+                )
+                .order_by(_demandes.c.numero)
+            ).all()
+        return Menage(
+            id=menage_id,
+            composition=Composition(row.composition),
+            publics_specifiques=[PublicSpecifique(p) for p in row.publics_specifiques],
+            personne_reference_id=str(PERSONNE_BASE + row.personne_reference),
+            membres=[_personne(m) for m in membres],
+            demandes_ouvertes=[_demande(d) for d in ouvertes],
+        )
+
+    def demande(self, espace: Espace, demande_id: str) -> Demande | None:
+        numero = _numero(demande_id, DEMANDE_BASE)
+        if numero is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_demandes).where(
+                    _demandes.c.numero == numero, _demandes.c.espace == espace
+                )
+            ).first()
+        return None if row is None else _demande(row)
+
+    def statut(self, espace: Espace, demande_id: str) -> DemandeStatus | None:
+        numero = _numero(demande_id, DEMANDE_BASE)
+        if numero is None:
+            return None
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(_demandes.c.statut, _demandes.c.date_mise_a_jour).where(
+                    _demandes.c.numero == numero, _demandes.c.espace == espace
+                )
+            ).first()
+        if row is None:
+            return None
+        statut = StatutDemande(row.statut)
+        return DemandeStatus(
+            demande_id=demande_id,
+            statut=statut,
+            libelle=statut.libelle,
+            date_mise_a_jour=_utc(row.date_mise_a_jour),
+        )
+
+    def count_demandes(self, espace: Espace = Espace.PRODUCTION) -> int:
+        with self.engine.connect() as conn:
+            query = sa.select(sa.func.count()).where(_demandes.c.espace == espace)
+            return int(conn.execute(query.select_from(_demandes)).scalar_one())
+
+    # writes
+
+    def create_demande(
+        self,
+        espace: Espace,
+        body: NouvelleDemandeUrgence,
+        auteur: str,
+        cle: str,
+    ) -> CreationResult:
+        empreinte = hashlib.sha256(
+            json.dumps([body.model_dump(mode="json"), auteur], sort_keys=True).encode()
+        ).hexdigest()
+        with self._write_lock, self.engine.begin() as conn:
+            previous = conn.execute(
+                sa.select(_demandes).where(
+                    _demandes.c.espace == espace, _demandes.c.cle_idempotence == cle
+                )
+            ).first()
+            if previous is not None:
+                if previous.empreinte != empreinte:
+                    raise ProblemError(
+                        422,
+                        "Clé d'idempotence réutilisée",
+                        "Cette clé d'idempotence a déjà servi pour une autre demande.",
+                        "cle_idempotence_reutilisee",
+                    )
+                return CreationResult(_demande(previous), replayed=True)
+            if not is_departement(body.departement):
+                raise ProblemError(
+                    422,
+                    "Département inconnu",
+                    f"Département inconnu : {body.departement}.",
+                    "departement_inconnu",
+                )
+            if body.menage_id is not None:
+                menage = self._check_menage(conn, espace, body.menage_id)
+            else:
+                menage = self._new_menage(conn, espace, body)
+            now = self._clock()
+            numero = conn.execute(
+                _demandes.insert()
+                .values(
+                    espace=espace,
+                    menage=menage,
+                    type=TypeDemande.URGENCE,
+                    statut=StatutDemande.EN_ATTENTE,
+                    departement=body.departement,
+                    observations=body.observations,
+                    date_creation=now,
+                    date_mise_a_jour=now,
+                    auteur=auteur,
+                    cle_idempotence=cle,
+                    empreinte=empreinte,
+                )
+                .returning(_demandes.c.numero)
+            ).scalar_one()
+            row = conn.execute(sa.select(_demandes).where(_demandes.c.numero == numero)).one()
+        return CreationResult(_demande(row), replayed=False)
+
+    def set_statut(self, demande_id: str, statut: StatutDemande) -> Demande | None:
+        numero = _numero(demande_id, DEMANDE_BASE)
+        if numero is None:
+            return None
+        with self._write_lock, self.engine.begin() as conn:
+            updated = conn.execute(
+                _demandes.update()
+                .where(_demandes.c.numero == numero)
+                .values(statut=statut, date_mise_a_jour=self._clock())
+            ).rowcount
+            if not updated:
+                return None
+            return _demande(
+                conn.execute(sa.select(_demandes).where(_demandes.c.numero == numero)).one()
+            )
+
+    def _check_menage(self, conn: sa.Connection, espace: Espace, menage_id: str) -> int:
+        numero = _numero(menage_id, MENAGE_BASE)
+        exists = (
+            numero is not None
+            and conn.execute(
+                sa.select(_menages.c.numero).where(
+                    _menages.c.numero == numero, _menages.c.espace == espace
+                )
+            ).first()
+        )
+        if numero is None or not exists:
+            raise ProblemError(
+                422,
+                "Ménage introuvable",
+                f"Ménage {menage_id} introuvable dans SI SIAO.",
+                "menage_introuvable",
+            )
+        ouverte = conn.execute(
+            sa.select(_demandes.c.numero).where(
+                _demandes.c.menage == numero,
+                _demandes.c.type == TypeDemande.URGENCE,
+                _demandes.c.statut.in_([StatutDemande.EN_ATTENTE, StatutDemande.ORIENTEE]),
+            )
+        ).first()
+        if ouverte is not None:
+            raise ProblemError(
+                409,
+                "Demande d'urgence déjà ouverte",
+                "Une demande d'urgence est déjà ouverte pour ce ménage "
+                f"(n° {DEMANDE_BASE + ouverte.numero}).",
+                "demande_urgence_deja_ouverte",
+            )
+        return numero
+
+    def _new_menage(self, conn: sa.Connection, espace: Espace, body: NouvelleDemandeUrgence) -> int:
+        personne = body.nouvelle_personne
+        assert personne is not None  # guaranteed by NouvelleDemandeUrgence's validator
+        composition = body.composition or (
+            Composition.FEMME_SEULE if personne.sexe is Sexe.FEMME else Composition.HOMME_SEUL
+        )
+        return _insert_menage(
+            conn,
+            espace,
+            composition,
+            body.publics_specifiques,
+            [
+                _PersonneSeed(
+                    personne.nom,
+                    personne.prenom,
+                    personne.date_naissance,
+                    personne.sexe,
+                    personne.telephone,
+                )
+            ],
+        )
+
+    def _personnes(self, query: sa.Select[Any]) -> list[Personne]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(_personnes.c.numero)).all()
+        return [_personne(row) for row in rows]
+
+
+def _numero(identifier: str, base: int) -> int | None:
+    if not identifier.isdigit():
+        return None
+    numero = int(identifier) - base
+    return numero if numero > 0 else None
+
+
+def _personne(row: sa.Row[Any]) -> Personne:
+    return Personne(
+        id=str(PERSONNE_BASE + row.numero),
+        nom=row.nom,
+        prenom=row.prenom,
+        date_naissance=row.date_naissance,
+        sexe=Sexe(row.sexe) if row.sexe else None,
+        telephone=row.telephone,
+        menage_id=str(MENAGE_BASE + row.menage),
+    )
+
+
+def _demande(row: sa.Row[Any]) -> Demande:
+    return Demande(
+        id=str(DEMANDE_BASE + row.numero),
+        menage_id=str(MENAGE_BASE + row.menage),
+        type=TypeDemande(row.type),
+        statut=StatutDemande(row.statut),
+        departement=row.departement,
+        observations=row.observations,
+        date_creation=_utc(row.date_creation),
+        auteur=row.auteur,
+    )
+
+
+@dataclass(frozen=True)
+class _PersonneSeed:
+    nom: str
+    prenom: str
+    date_naissance: date | None
+    sexe: Sexe | None
+    telephone: str | None
+
+
+def _insert_menage(
+    conn: sa.Connection,
+    espace: Espace,
+    composition: Composition,
+    publics: list[PublicSpecifique],
+    membres: list[_PersonneSeed],
+) -> int:
+    menage = conn.execute(
+        _menages.insert()
+        .values(
+            espace=espace,
+            composition=composition,
+            publics_specifiques=[str(p) for p in publics],
+        )
+        .returning(_menages.c.numero)
+    ).scalar_one()
+    reference: int | None = None
+    for membre in membres:
+        numero = conn.execute(
+            _personnes.insert()
+            .values(
+                espace=espace,
+                menage=menage,
+                nom=membre.nom,
+                prenom=membre.prenom,
+                nom_cle=name_key(membre.nom),
+                prenom_cle=name_key(membre.prenom),
+                date_naissance=membre.date_naissance,
+                sexe=membre.sexe,
+                telephone=normalise_phone(membre.telephone) if membre.telephone else None,
+            )
+            .returning(_personnes.c.numero)
+        ).scalar_one()
+        reference = reference if reference is not None else numero
+    conn.execute(
+        _menages.update().where(_menages.c.numero == menage).values(personne_reference=reference)
+    )
+    return int(menage)
+
+
+# -- seed ----------------------------------------------------------------------------------
+
+F, M = Sexe.FEMME, Sexe.HOMME
+
+# Fictitious households. Phone numbers are in ARCEP's ranges reserved for fiction
+# (01 99 00 xx xx, 06 39 98 xx xx), so a demo never rings a real person.
+SEED_MENAGES: list[tuple[Composition, list[PublicSpecifique], list[_PersonneSeed]]] = [
+    (
+        Composition.FEMME_SEULE_AVEC_ENFANTS,
+        [PublicSpecifique.FVV],
+        [
+            _PersonneSeed("MARTIN", "Sophie", date(1988, 4, 12), F, "06 39 98 01 01"),
+            _PersonneSeed("MARTIN", "Léo", date(2016, 9, 3), M, None),
+            _PersonneSeed("MARTIN", "Jade", date(2019, 2, 21), F, None),
+        ],
+    ),
+    (
+        Composition.HOMME_SEUL,
+        [],
+        [_PersonneSeed("BERNARD", "Karim", date(1975, 11, 30), M, "06 39 98 01 02")],
+    ),
+    (
+        Composition.COUPLE_AVEC_ENFANTS,
+        [PublicSpecifique.REFUGIES],
+        [
+            _PersonneSeed("PETIT", "Julien", date(1990, 6, 8), M, "01 99 00 01 03"),
+            _PersonneSeed("PETIT", "Camille", date(1992, 1, 17), F, "06 39 98 01 03"),
+            _PersonneSeed("PETIT", "Inès", date(2021, 7, 1), F, None),
+        ],
+    ),
+    (
+        Composition.HOMME_SEUL,
+        [PublicSpecifique.JEUNES],
+        [_PersonneSeed("DURAND", "Yanis", date(2005, 3, 14), M, "06 39 98 01 04")],
+    ),
+    (
+        Composition.FEMME_SEULE,
+        [PublicSpecifique.FVV],
+        [_PersonneSeed("LEFÈVRE", "Chloé", date(1983, 12, 2), F, "06 39 98 01 05")],
+    ),
+    (
+        Composition.FEMME_SEULE_AVEC_ENFANTS,
+        [PublicSpecifique.FSM],
+        [
+            _PersonneSeed("MOREAU", "Awa", date(1996, 8, 25), F, "06 39 98 01 06"),
+            _PersonneSeed("MOREAU", "Noah", date(2024, 10, 2), M, None),
+        ],
+    ),
+    (
+        Composition.COUPLE_SANS_ENFANTS,
+        [],
+        [
+            _PersonneSeed("GARCIA", "Manuel", date(1961, 5, 5), M, "06 39 98 01 07"),
+            _PersonneSeed("GARCIA", "Lucia", date(1964, 9, 9), F, "06 39 98 01 07"),
+        ],
+    ),
+    (
+        Composition.GROUPE_ADULTES_SANS_ENFANT,
+        [],
+        [
+            _PersonneSeed("ROUX", "Thomas", date(1999, 1, 1), M, "06 39 98 01 08"),
+            _PersonneSeed("ROUX", "Hugo", date(2001, 2, 2), M, None),
+        ],
+    ),
+]
+SEED_OPEN_REQUEST_MENAGE = 2
+"""Index (0-based, in SEED_MENAGES) of the household seeded with an open emergency request."""
+SEED_TEST_REALM_PERSON = _PersonneSeed("SONDE", "Test", date(2000, 1, 1), M, "06 39 98 00 00")
+
+
+def seed_sandbox(store: SandboxStore) -> None:
+    """Fills an empty sandbox with the fictitious households (idempotent)."""
+    if not store.is_empty():
+        return
+    now = datetime(2025, 1, 6, 21, 30, tzinfo=UTC)
+    with store.engine.begin() as conn:
+        numeros = [
+            _insert_menage(conn, Espace.PRODUCTION, composition, publics, membres)
+            for composition, publics, membres in SEED_MENAGES
+        ]
+        conn.execute(
+            _demandes.insert().values(
+                espace=Espace.PRODUCTION,
+                menage=numeros[SEED_OPEN_REQUEST_MENAGE],
+                type=TypeDemande.URGENCE,
+                statut=StatutDemande.EN_ATTENTE,
+                departement="91",
+                observations="Famille à la rue depuis deux nuits, gare de Juvisy.",
+                date_creation=now,
+                date_mise_a_jour=now,
+                auteur="ecoutant.demo@siao91.example",
+            )
+        )
+        _insert_menage(conn, Espace.TEST, Composition.HOMME_SEUL, [], [SEED_TEST_REALM_PERSON])
+
+
+# -- HTTP ----------------------------------------------------------------------------------
+
+_oauth2 = OAuth2(
+    flows=OAuthFlows(clientCredentials=OAuthFlowClientCredentials(tokenUrl="/oauth/token")),
+    scheme_name="siSiaoClientCredentials",
+    description="OAuth2 client credentials (RFC 6749 §4.4), one client per service.",
+    auto_error=False,
+)
+RealmHeader = Annotated[
+    Espace,
+    Header(alias=REALM_HEADER, description="`test` pour l'espace de test"),
+]
+_basic = HTTPBasic(auto_error=False, scheme_name="clientSecretBasic")
+
+
+class _Tokens:
+    def __init__(self, clients: Mapping[str, str], clock: Clock, ttl: timedelta) -> None:
+        self._clients = dict(clients)
+        self._clock = clock
+        self._ttl = ttl
+        self._tokens: dict[str, datetime] = {}
+        self._lock = threading.Lock()
+
+    def issue(self, client_id: str, client_secret: str) -> JetonAcces | None:
+        expected = self._clients.get(client_id)
+        if expected is None or not secrets.compare_digest(expected, client_secret):
+            return None
+        token = secrets.token_urlsafe(24)
+        with self._lock:
+            now = self._clock()
+            self._tokens = {t: exp for t, exp in self._tokens.items() if exp > now}
+            self._tokens[token] = now + self._ttl
+        return JetonAcces(
+            access_token=token, token_type="Bearer", expires_in=int(self._ttl.total_seconds())
+        )
+
+    def valid(self, token: str) -> bool:
+        with self._lock:
+            expires = self._tokens.get(token)
+        return expires is not None and expires > self._clock()
+
+
+class _Outage:
+    """Sandbox-only switch that makes the contract's endpoints answer 503 (for demos)."""
+
+    def __init__(self) -> None:
+        self.active = False
+
+
+class OutageSwitch(BaseModel):
+    active: bool
+
+
+def _problem_response(problem: Probleme, headers: Mapping[str, str] | None = None) -> Response:
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=problem.status,
+        media_type="application/problem+json",
+        headers=dict(headers or {}),
+    )
+
+
+_PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Probleme, "description": "Jeton absent, expiré ou révoqué"},
+    503: {"model": Probleme, "description": "SI SIAO indisponible"},
+}
+
+
+def create_sandbox_app(
+    db_path_or_url: str,
+    seed: bool = True,
+    *,
+    clients: Mapping[str, str] = DEFAULT_CLIENTS,
+    clock: Clock | None = None,
+    token_ttl: timedelta = timedelta(minutes=15),
+) -> FastAPI:
+    """The sandbox SI SIAO as an ASGI app over ``db_path_or_url`` (a file path or a URL)."""
+    the_clock: Clock = clock if clock is not None else (lambda: datetime.now(UTC))
+    engine = _engine(db_path_or_url)
+    store = SandboxStore(engine, the_clock)
+    store.create_schema()
+    if seed:
+        seed_sandbox(store)
+    tokens = _Tokens(clients, the_clock, token_ttl)
+    outage = _Outage()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="SI SIAO — contrat d'interface du service 115",
+        version="1.0.0",
+        description=(
+            "Contract between the 115 call-handling service and SI SIAO, in SI SIAO's own "
+            "vocabulary (personne, ménage, demande). Authentication: OAuth2 client credentials. "
+            f"Every write carries the acting listener's nominative SI SIAO account in "
+            f"`{USER_HEADER}` and an `{IDEMPOTENCY_HEADER}`. The header `{REALM_HEADER}: test` "
+            "selects the test realm used by the vital functions probe. Errors are RFC 9457 "
+            "problem details whose `detail` is shown to the listener as is."
+        ),
+        lifespan=lifespan,
+        generate_unique_id_function=lambda route: route.name,
+    )
+    app.state.store = store
+    app.state.engine = engine
+    app.state.outage = outage
+
+    @app.exception_handler(ProblemError)
+    async def _on_problem(_: Request, exc: ProblemError) -> Response:
+        return _problem_response(exc.problem)
+
+    @app.exception_handler(RequestValidationError)
+    async def _on_invalid(_: Request, exc: RequestValidationError) -> Response:
+        details = "; ".join(_describe_error(error) for error in exc.errors())
+        return _problem_response(
+            Probleme(
+                title="Requête invalide",
+                status=422,
+                detail=f"Requête invalide : {details}.",
+                code="requete_invalide",
+            )
+        )
+
+    def authenticated(
+        authorization: Annotated[str | None, Depends(_oauth2)],
+    ) -> None:
+        if outage.active:
+            raise ProblemError(503, "SI SIAO indisponible", "SI SIAO est en maintenance.")
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not tokens.valid(token):
+            raise ProblemError(
+                401, "Authentification requise", "Jeton d'accès absent, expiré ou révoqué."
+            )
+
+    protected: list[Any] = [Depends(authenticated)]
+
+    @app.post(
+        "/oauth/token",
+        response_model=JetonAcces,
+        tags=["authentification"],
+        summary="Jeton d'accès (OAuth2 client credentials)",
+        responses={400: {"description": "grant_type non pris en charge"}},
+    )
+    def token(
+        grant_type: Annotated[str, Form()],
+        basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
+        client_id: Annotated[str | None, Form()] = None,
+        client_secret: Annotated[str | None, Form()] = None,
+    ) -> Response | JetonAcces:
+        if grant_type != "client_credentials":
+            return JSONResponse({"error": "unsupported_grant_type"}, status_code=400)
+        if basic is not None:
+            client_id, client_secret = basic.username, basic.password
+        issued = tokens.issue(client_id or "", client_secret or "")
+        if issued is None:
+            return JSONResponse(
+                {"error": "invalid_client"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Basic"},
+            )
+        return issued
+
+    @app.get(
+        "/v1/personnes",
+        response_model=ResultatRecherchePersonnes,
+        tags=["personnes"],
+        summary="Rechercher des personnes par téléphone, ou par nom et date de naissance",
+        dependencies=protected,
+        responses={**_PROBLEM_RESPONSES, 400: {"model": Probleme}},
+    )
+    def search_personnes(
+        espace: RealmHeader = Espace.PRODUCTION,
+        telephone: Annotated[str | None, Query(max_length=32)] = None,
+        nom: Annotated[str | None, Query(max_length=200)] = None,
+        prenom: Annotated[str | None, Query(max_length=200)] = None,
+        date_naissance: date | None = None,
+    ) -> ResultatRecherchePersonnes:
+        if telephone:
+            found = store.search_by_phone(espace, telephone)
+        elif nom and date_naissance:
+            found = store.search_by_identity(espace, nom, prenom, date_naissance)
+        else:
+            raise ProblemError(
+                400,
+                "Critères insuffisants",
+                "Indiquer un numéro de téléphone, ou un nom et une date de naissance.",
+            )
+        return ResultatRecherchePersonnes(personnes=found, total=len(found))
+
+    @app.get(
+        "/v1/menages/{menage_id}",
+        response_model=Menage,
+        tags=["ménages"],
+        summary="Lire un ménage : membres, composition, publics spécifiques, demandes ouvertes",
+        dependencies=protected,
+        responses={**_PROBLEM_RESPONSES, 404: {"model": Probleme}},
+    )
+    def get_menage(menage_id: str, espace: RealmHeader = Espace.PRODUCTION) -> Menage:
+        menage = store.menage(espace, menage_id)
+        if menage is None:
+            raise ProblemError(404, "Ménage introuvable", f"Ménage {menage_id} introuvable.")
+        return menage
+
+    @app.post(
+        "/v1/demandes-urgence",
+        response_model=Demande,
+        status_code=201,
+        tags=["demandes"],
+        summary="Créer une demande d'urgence (115) pour un ménage ou une nouvelle personne",
+        description=(
+            f"Idempotent: a repeated `{IDEMPOTENCY_HEADER}` with the same body answers 200 "
+            f"with the request created the first time (and `{REPLAYED_HEADER}: true`); the same "
+            "key with another body answers 422."
+        ),
+        dependencies=protected,
+        responses={
+            **_PROBLEM_RESPONSES,
+            200: {"model": Demande, "description": "Demande déjà créée avec cette clé"},
+            409: {"model": Probleme, "description": "Demande d'urgence déjà ouverte"},
+            422: {"model": Probleme, "description": "Demande refusée par SI SIAO"},
+        },
+    )
+    def create_demande_urgence(
+        body: NouvelleDemandeUrgence,
+        response: Response,
+        idempotency_key: Annotated[
+            str, Header(alias=IDEMPOTENCY_HEADER, min_length=8, max_length=200)
+        ],
+        utilisateur: Annotated[
+            str,
+            Header(
+                alias=USER_HEADER,
+                min_length=1,
+                max_length=200,
+                description="Compte SI SIAO nominatif de l'écoutant qui crée la demande",
+            ),
+        ],
+        espace: RealmHeader = Espace.PRODUCTION,
+    ) -> Demande:
+        result = store.create_demande(espace, body, utilisateur, idempotency_key)
+        if result.replayed:
+            response.status_code = 200
+            response.headers[REPLAYED_HEADER] = "true"
+        return result.demande
+
+    @app.get(
+        "/v1/demandes/{demande_id}/statut",
+        response_model=DemandeStatus,
+        tags=["demandes"],
+        summary="Lire le statut d'une demande",
+        dependencies=protected,
+        responses={**_PROBLEM_RESPONSES, 404: {"model": Probleme}},
+    )
+    def get_statut(demande_id: str, espace: RealmHeader = Espace.PRODUCTION) -> DemandeStatus:
+        status = store.statut(espace, demande_id)
+        if status is None:
+            raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")
+        return status
+
+    @app.put("/_sandbox/panne", include_in_schema=False)
+    def set_outage(switch: OutageSwitch) -> OutageSwitch:
+        outage.active = switch.active
+        return switch
+
+    @app.put("/_sandbox/demandes/{demande_id}/statut", include_in_schema=False)
+    def set_statut(demande_id: str, statut: StatutDemande) -> Demande:
+        demande = store.set_statut(demande_id, statut)
+        if demande is None:
+            raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")
+        return demande
+
+    default_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _problem_details_in_schema(default_openapi())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    return app
+
+
+def _problem_details_in_schema(document: dict[str, Any]) -> dict[str, Any]:
+    """Declares what the sandbox really answers on errors: problem details, not FastAPI's
+    default validation body."""
+    problem = {"$ref": "#/components/schemas/Probleme"}
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for status, answer in operation.get("responses", {}).items():
+                schema = answer.get("content", {}).get("application/json", {}).get("schema", {})
+                if status == "422" and schema.get("$ref", "").endswith("/HTTPValidationError"):
+                    answer["description"] = "Requête invalide"
+                    schema = problem
+                if schema == problem:
+                    answer["content"] = {"application/problem+json": {"schema": problem}}
+    schemas = document.get("components", {}).get("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    return document
+
+
+def _describe_error(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    message = "champ obligatoire" if error.get("type") == "missing" else error.get("msg", "")
+    return f"{where} : {message}" if where else str(message)
+
+
+def _engine(db_path_or_url: str) -> sa.Engine:
+    url = db_path_or_url if "://" in db_path_or_url else f"sqlite:///{db_path_or_url}"
+    if not url.startswith("sqlite"):
+        return sa.create_engine(url)
+    memory = url in ("sqlite://", "sqlite:///:memory:")
+    options: dict[str, Any] = {"connect_args": {"check_same_thread": False}}
+    if memory:
+        options["poolclass"] = StaticPool
+    engine = sa.create_engine(url, **options)
+
+    @sa.event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        if not memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    return engine
