@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -15,6 +16,30 @@ class Settings(BaseSettings):
     config_path: Path = Path("config/departments.yaml")
     host: str = "127.0.0.1"
     port: int = 8115
-    database_url: str | None = None  # None: SQLite under var/
-    redis_url: str | None = None  # None: in-process live state
+    instance_id: str | None = None  # None: hostname and process id
     data_dir: Path = Path("var")
+
+    # Records and live state
+    database_url: str | None = None  # None: SQLite at <data_dir>/ivr.sqlite3
+    redis_url: str | None = None  # None: in-process live state
+
+    # Asterisk ARI (connects when ari_url is set)
+    ari_url: str | None = None  # e.g. http://127.0.0.1:8088
+    ari_user: str = "ivr"
+    ari_password: SecretStr = SecretStr("")
+    ari_app: str = "ivr"
+    ari_dial_template: str = "PJSIP/{number}@operator"
+
+    # LaML webhooks (Twilio / SignalWire compatible)
+    laml_auth_token: SecretStr | None = None
+    public_base_url: str | None = None  # e.g. https://ivr.example.org (behind a TLS proxy)
+    laml_account_sid: str | None = None
+    laml_api_base_url: str = "https://api.twilio.com/2010-04-01"
+
+    # Geolocation (AML over HTTPS)
+    aml_hmac_key: SecretStr | None = None
+
+    # SI SIAO
+    sisiao_base_url: str | None = None  # None: no SI SIAO link (lookups say unavailable)
+    sisiao_client_id: str = ""
+    sisiao_client_secret: SecretStr = SecretStr("")
