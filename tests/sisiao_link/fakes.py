@@ -64,6 +64,14 @@ class VirtualClock:
                 self._parked.clear()
                 await self._parked.wait()
 
+    async def settle(self) -> None:
+        """Lets every task run until all of them sleep on virtual time again."""
+        for _ in range(3):
+            for _ in range(20):
+                await asyncio.sleep(0)
+            while self.sleeping() == 0:
+                await self.wait_parked(self.parks)
+
     async def advance(self, seconds: float) -> None:
         """Moves time forward, waking each due sleeper in turn and letting it park again."""
         target = self._now + timedelta(seconds=seconds)
@@ -104,8 +112,10 @@ class FakeSiSiao:
     fail_next: int = 0
     lose_next_creation_answers: int = 0
     reject_with: tuple[int, dict[str, Any]] | None = None
+    fail_creations_after: int | None = None
     token_requests: int = 0
     requests: list[httpx.Request] = field(default_factory=list)
+    request_times: list[datetime] = field(default_factory=list)
     creations: list[Creation] = field(default_factory=list)
     creation_attempts: int = 0
     tokens: dict[str, datetime] = field(default_factory=dict)
@@ -119,6 +129,7 @@ class FakeSiSiao:
 
     async def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
+        self.request_times.append(self.clock())
         if self.mode == "503":
             return _problem(503, "SI SIAO est en maintenance.")
         if self.mode == "connect_error":
@@ -197,6 +208,11 @@ class FakeSiSiao:
         if not key or not user:
             return _problem(422, "Requête invalide : en-têtes obligatoires absents.")
         body = json.loads(request.content)
+        if (
+            self.fail_creations_after is not None
+            and len(self.creations) >= self.fail_creations_after
+        ):
+            return _problem(503, "SI SIAO est en maintenance.")
         previous = self._by_key.get(key)
         if previous is not None:
             return httpx.Response(
@@ -207,6 +223,8 @@ class FakeSiSiao:
             return httpx.Response(
                 status, json=problem, headers={"Content-Type": "application/problem+json"}
             )
+        if "menage_id" in body and body["menage_id"] != MENAGE["id"]:
+            return _problem(422, f"Ménage {body['menage_id']} introuvable dans SI SIAO.")
         demande = {
             "id": str(4_500_000_001 + len(self.creations)),
             "menage_id": body.get("menage_id") or str(2_780_000_100 + len(self.creations)),
