@@ -25,6 +25,14 @@ from routing.departements import BY_CODE
 from routing.phone import normalize_number
 
 
+class LocatedValueError(ValueError):
+    """A cross-field error that knows which field of the file it concerns."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 def _e164(value: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"« {value} » n'est pas un numéro de téléphone valide")
@@ -407,10 +415,11 @@ def check_inbound_numbers(config: RoutingConfig) -> None:
             raise ValueError(f"le numéro {number} est déjà celui de {owner[number]}")
         owner[number] = "l'entrée nationale du 115"
     for code, dep in config.departements.items():
-        for number in dep.line_115.inbound_numbers:
+        for index, number in enumerate(dep.line_115.inbound_numbers):
             if number in owner:
-                raise ValueError(
-                    f"le numéro entrant {number} du 115 du {code} est déjà celui de {owner[number]}"
+                raise LocatedValueError(
+                    f"le numéro entrant {number} est déjà celui de {owner[number]}",
+                    ("departements", code, "115", "inbound_numbers", index),
                 )
             owner[number] = f"115 du {code}"
 
@@ -440,24 +449,20 @@ def lro_chain(config: RoutingConfig, code: str) -> tuple[LroStep, ...]:
             steps.append(LroStep(number=number, label=label))
 
     def expand(dep_code: str, path: tuple[str, ...]) -> None:
-        dep = config.departements.get(dep_code)
-        if dep is None:
-            raise ValueError(
-                f"la chaîne LRO du {path[0]} renvoie au département {dep_code}, absent du fichier"
-            )
-        for entry in dep.line_115.lro:
+        dep = config.departements[dep_code]
+        for index, entry in enumerate(dep.line_115.lro):
+            loc = ("departements", dep_code, "115", "lro", index)
             if entry.number is not None:
                 add(entry.number, entry.label or f"LRO du {dep_code}")
                 continue
             target = entry.departement or ""
             if target in path or target == dep_code:
                 cycle = " → ".join((*path, dep_code, target))
-                raise ValueError(f"la chaîne LRO boucle : {cycle}")
+                raise LocatedValueError(f"la chaîne LRO boucle : {cycle}", loc)
             target_dep = config.departements.get(target)
             if target_dep is None:
-                raise ValueError(
-                    f"la chaîne LRO du {dep_code} renvoie au département {target}, "
-                    "absent du fichier"
+                raise LocatedValueError(
+                    f"la chaîne LRO renvoie au département {target}, absent du fichier", loc
                 )
             add(target_dep.line_115.inbound_numbers[0], entry.label or f"115 du {target}")
             expand(target, (*path, dep_code))

@@ -16,7 +16,8 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from routing.config import RoutingConfig
+from routing.config import LocatedValueError, RoutingConfig
+from routing.departements import BY_CODE
 
 Loc = tuple[str | int, ...]
 
@@ -67,9 +68,9 @@ def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "structure invalide"
+        problem = exc.problem or exc.context or ""
         raise ConfigError(
-            [ConfigIssue(file, line, "", f"erreur de syntaxe YAML ({problem})")]
+            [ConfigIssue(file, line, "", f"erreur de syntaxe YAML : {_yaml_problem(problem)}")]
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(
@@ -86,7 +87,7 @@ def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
                 for loc, line in duplicates
             ]
         )
-    data: Any = yaml.load(text, Loader=yaml.SafeLoader)
+    data: Any = yaml.load(text, Loader=_LOADER)
     if not isinstance(data, dict):
         raise ConfigError(
             [
@@ -95,10 +96,68 @@ def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
                 )
             ]
         )
+    issues = _check_departement_codes(file, data, lines)
     try:
-        return RoutingConfig.model_validate(data)
+        config = RoutingConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError([_issue(file, error, lines) for error in exc.errors()]) from None
+        errors = exc.errors()
+        issues += [_issue(file, e, lines) for e in errors if not _consequence(e, errors)]
+    if issues:
+        raise ConfigError(issues)
+    return config
+
+
+def _consequence(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
+    """A list reported too short only because one of its items failed: not worth a line."""
+    if error["type"] != "too_short":
+        return False
+    loc = error["loc"]
+    return any(len(o["loc"]) > len(loc) and o["loc"][: len(loc)] == loc for o in errors)
+
+
+def _check_departement_codes(
+    file: str, data: dict[Any, Any], lines: dict[Loc, int]
+) -> list[ConfigIssue]:
+    """Report every unknown or unquoted département key, then drop them from ``data``.
+
+    Done before the model validation so that each bad key gets its own line, and the rest
+    of the file is still checked.
+    """
+    deps = data.get("departements")
+    if not isinstance(deps, dict):
+        return []
+    issues: list[ConfigIssue] = []
+    for key in list(deps):
+        loc: Loc = ("departements", str(key))
+        if not isinstance(key, str):
+            message = (
+                f"le code de département {key!r} doit être écrit entre guillemets "
+                f'(par exemple « "{str(key).zfill(2)}" »)'
+            )
+        elif key not in BY_CODE:
+            message = f"« {key} » n'est pas un code de département connu"
+        else:
+            continue
+        issues.append(ConfigIssue(file, lines.get(loc), format_loc(loc), message))
+        del deps[key]
+    return issues
+
+
+_YAML_PROBLEMS = (
+    ("mapping values are not allowed", "deux-points inattendu (une valeur contient-elle « : » ?)"),
+    ("cannot start any token", "caractère interdit à cet endroit (tabulation ?)"),
+    ("could not find expected ':'", "deux-points attendu après la clé"),
+    ("expected <block end>", "indentation incohérente"),
+    ("found unexpected end of stream", "guillemet ou crochet non refermé"),
+    ("did not find expected", "indentation ou ponctuation incohérente"),
+)
+
+
+def _yaml_problem(problem: str) -> str:
+    for english, french in _YAML_PROBLEMS:
+        if english in problem:
+            return french
+    return f"structure invalide ({problem})" if problem else "structure invalide"
 
 
 def _index_lines(node: yaml.Node, loc: Loc, lines: dict[Loc, int]) -> Iterator[tuple[Loc, int]]:
@@ -139,7 +198,8 @@ def _clean_loc(loc: tuple[str | int, ...]) -> Loc:
 
 
 def _issue(file: str, error: ErrorDetails, lines: dict[Loc, int]) -> ConfigIssue:
-    loc = _clean_loc(error["loc"])
+    cause = (error.get("ctx") or {}).get("error")
+    loc = cause.loc if isinstance(cause, LocatedValueError) else _clean_loc(error["loc"])
     line = None
     probe: Loc = loc
     while True:
@@ -156,9 +216,12 @@ def _french(error: ErrorDetails) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}
     given = error.get("input")
+    expected = str(ctx.get("expected", "")).replace("' or '", "' ou '").replace(" or ", " ou ")
     if kind == "value_error":
         cause = ctx.get("error")
         return str(cause) if cause is not None else error["msg"]
+    if kind == "assertion_error":
+        return error["msg"]
     messages: dict[str, str] = {
         "missing": "champ obligatoire manquant",
         "extra_forbidden": "champ inconnu",
@@ -175,8 +238,8 @@ def _french(error: ErrorDetails) -> str:
         "date_type": "une date AAAA-MM-JJ est attendue",
         "date_parsing": f"« {given} » n'est pas une date AAAA-MM-JJ",
         "date_from_datetime_parsing": f"« {given} » n'est pas une date AAAA-MM-JJ",
-        "enum": f"« {given} » n'est pas une valeur permise ({ctx.get('expected', '')})",
-        "literal_error": f"« {given} » n'est pas une valeur permise ({ctx.get('expected', '')})",
+        "enum": f"« {given} » n'est pas une valeur permise ({expected})",
+        "literal_error": f"« {given} » n'est pas une valeur permise ({expected})",
         "greater_than_equal": f"{given} est trop petit (minimum {ctx.get('ge')})",
         "less_than_equal": f"{given} est trop grand (maximum {ctx.get('le')})",
         "too_short": "la liste ne peut pas être vide"

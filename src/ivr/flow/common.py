@@ -57,6 +57,8 @@ def ask(
 
 def menu_choice(phase: Phase, digits: str) -> str | Phase | None:
     """A département code, the submenu to ask next, or None when the answer is not valid."""
+    if not digits.isdigit():
+        return None  # keypads send digits; anything else is a transport glitch or garbage
     if phase is Phase.DEPT_MENU:
         if digits == "20":
             return Phase.CORSE_MENU

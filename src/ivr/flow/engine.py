@@ -13,16 +13,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from ivr.flow.vocabulary import (
     Attempt,
     CallStarted,
     CallSummary,
     Command,
+    DialOutcome,
     DialTarget,
     Event,
     Line,
     Outcome,
+    Role,
 )
 from routing.config import RoutingConfig
 from routing.index import RouteIndex
@@ -84,6 +87,76 @@ class CallState:
 
     def tried_numbers(self) -> set[str]:
         return {a.number for a in self.summary.attempts}
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready data, for live-call snapshots another instance can take over."""
+        s = self.summary
+        return {
+            "call_id": self.call_id,
+            "called": self.called,
+            "caller": self.caller,
+            "line": self.line.value if self.line else None,
+            "phase": self.phase.value,
+            "departement": self.departement,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "tries": self.tries,
+            "hunt_key": self.hunt_key,
+            "hunt_targets": [[t.number, t.name, t.role.value] for t in self.hunt_targets],
+            "hunt_all": self.hunt_all,
+            "hunt_ring_timeout_s": self.hunt_ring_timeout_s,
+            "queued": self.queued,
+            "recording": self.recording,
+            "callback_offered": self.callback_offered,
+            "summary": {
+                "line": s.line.value if s.line else None,
+                "departement": s.departement,
+                "prompts": list(s.prompts),
+                "attempts": [[a.number, a.role.value, a.result.value] for a in s.attempts],
+                "connected_to": s.connected_to,
+                "connected_role": s.connected_role.value if s.connected_role else None,
+                "outcome": s.outcome.value if s.outcome else None,
+                "reason": s.reason,
+                "deterrence": s.deterrence,
+                "lro_used": s.lro_used,
+                "callback_registered": s.callback_registered,
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallState:
+        """The state ``to_dict`` described (raises ``KeyError``/``ValueError`` on bad data)."""
+        state = cls(call_id=data["call_id"], called=data["called"], caller=data["caller"])
+        state.line = Line(data["line"]) if data["line"] else None
+        state.phase = Phase(data["phase"])
+        state.departement = data["departement"]
+        started = data["started_at"]
+        state.started_at = datetime.fromisoformat(started) if started else None
+        state.tries = int(data["tries"])
+        state.hunt_key = data["hunt_key"]
+        state.hunt_targets = tuple(
+            DialTarget(number, name, Role(role)) for number, name, role in data["hunt_targets"]
+        )
+        state.hunt_all = bool(data["hunt_all"])
+        state.hunt_ring_timeout_s = int(data["hunt_ring_timeout_s"])
+        state.queued = bool(data["queued"])
+        state.recording = bool(data["recording"])
+        state.callback_offered = bool(data["callback_offered"])
+        s, raw = state.summary, data["summary"]
+        s.line = Line(raw["line"]) if raw["line"] else None
+        s.departement = raw["departement"]
+        s.prompts = list(raw["prompts"])
+        s.attempts = [
+            Attempt(number, Role(role), DialOutcome(result))
+            for number, role, result in raw["attempts"]
+        ]
+        s.connected_to = raw["connected_to"]
+        s.connected_role = Role(raw["connected_role"]) if raw["connected_role"] else None
+        s.outcome = Outcome(raw["outcome"]) if raw["outcome"] else None
+        s.reason = raw["reason"]
+        s.deterrence = raw["deterrence"]
+        s.lro_used = bool(raw["lro_used"])
+        s.callback_registered = bool(raw["callback_registered"])
+        return state
 
 
 @dataclass(slots=True)
