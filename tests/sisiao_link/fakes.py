@@ -9,6 +9,8 @@ import heapq
 import itertools
 import json
 import secrets
+import socketserver
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -278,3 +280,71 @@ def _problem(status: int, detail: str) -> httpx.Response:
         json={"type": "about:blank", "title": "Erreur", "status": status, "detail": detail},
         headers={"Content-Type": "application/problem+json"},
     )
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+
+class FakeSmtpServer(socketserver.ThreadingTCPServer):
+    """A tiny SMTP server on 127.0.0.1 that keeps what it receives (no auth, no TLS)."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _SmtpHandler)
+        self.received: list[ReceivedMail] = []
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
+    def __enter__(self) -> FakeSmtpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.shutdown()
+        self.server_close()
+        self._thread.join(timeout=5)
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    server: FakeSmtpServer
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        self.reply("220 faux-smtp ESMTP")
+        sender, recipients, data = "", [], b""
+        while line := self.rfile.readline():
+            command = line.decode("ascii", "replace").strip()
+            verb = command.upper()
+            if verb.startswith(("EHLO", "HELO")):
+                self.reply("250 faux-smtp")
+            elif verb.startswith("MAIL FROM:"):
+                sender = command[10:].strip().strip("<>")
+                self.reply("250 OK")
+            elif verb.startswith("RCPT TO:"):
+                recipients.append(command[8:].strip().strip("<>"))
+                self.reply("250 OK")
+            elif verb == "DATA":
+                self.reply("354 fin par <CRLF>.<CRLF>")
+                chunks = []
+                while (chunk := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
+                    chunks.append(chunk[1:] if chunk.startswith(b"..") else chunk)
+                data = b"".join(chunks)
+                self.server.received.append(ReceivedMail(sender, recipients, data))
+                sender, recipients = "", []
+                self.reply("250 OK")
+            elif verb == "QUIT":
+                self.reply("221 au revoir")
+                return
+            else:
+                self.reply("250 OK")
