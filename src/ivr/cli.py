@@ -202,6 +202,22 @@ def simulate(
         click.echo(render_text(call))
 
 
+# --------------------------------------------------------------------------- flows
+
+
+@main.group()
+def flows() -> None:
+    """Les flux d'appel."""
+
+
+@flows.command("diagram")
+def flows_diagram() -> None:
+    """Écrit les diagrammes Mermaid des deux flux (docs/flows.md)."""
+    from ivr.flow.diagram import document
+
+    click.echo(document(), nl=False)
+
+
 # --------------------------------------------------------------------------- serve
 
 

@@ -67,7 +67,9 @@ def start_assistance(ctx: FlowContext, state: CallState) -> list[Command]:
 # --------------------------------------------------------------------------- menus
 
 
-@ASSISTANCE.on(MENUS, DigitsReceived, to=(*MENUS, *AFTER_DEPARTEMENT), label="chiffres")
+@ASSISTANCE.on(Phase.CORSE_MENU, DigitsReceived, to=(Phase.CORSE_MENU, *AFTER_DEPARTEMENT))
+@ASSISTANCE.on(Phase.OUTREMER_MENU, DigitsReceived, to=(Phase.OUTREMER_MENU, *AFTER_DEPARTEMENT))
+@ASSISTANCE.on(Phase.DEPT_MENU, DigitsReceived, to=(*MENUS, *AFTER_DEPARTEMENT), label="chiffres")
 def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     assert isinstance(event, DigitsReceived)
     choice = menu_choice(state.phase, event.digits)
@@ -78,9 +80,17 @@ def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Comma
     return _departement_chosen(ctx, state, choice)
 
 
-@ASSISTANCE.on(MENUS, InputTimedOut, to=(*MENUS, *AFTER_DEPARTEMENT), label="pas de saisie")
 def _menu_timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     return _retry(ctx, state, "no_input")
+
+
+for _menu in MENUS:
+    ASSISTANCE.on(
+        _menu,
+        InputTimedOut,
+        to=(_menu, Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
+        label="pas de saisie",
+    )(_menu_timeout)
 
 
 def _retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:
@@ -96,7 +106,7 @@ def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[C
     menu = ctx.config.national.menu_reasons()
     if ctx.config.national.assistance.reason_menu and menu:
         state.phase = Phase.REASON_MENU
-        prompt = prompts.reason_menu([(r.digit or 0, r.label) for r in menu])
+        prompt = prompts.reason_menu(tuple((r.digit or 0, r.label) for r in menu))
         state.summary.prompts.append(prompt.id)
         return [Gather(prompt, 1, ctx.config.national.assistance.digit_timeout_s)]
     return _tier1(ctx, state)

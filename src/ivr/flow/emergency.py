@@ -84,9 +84,12 @@ def _check_queue(state: CallState, code: str) -> list[Command]:
 # --------------------------------------------------------------------------- département menu
 
 
-@EMERGENCY.on(
-    MENUS, DigitsReceived, to=(*MENUS, Phase.QUEUE_STATUS, Phase.LRO_DIALING, Phase.ENDED)
-)
+_AFTER_MENU = (Phase.QUEUE_STATUS, Phase.LRO_DIALING, Phase.ENDED)
+
+
+@EMERGENCY.on(Phase.CORSE_MENU, DigitsReceived, to=(Phase.CORSE_MENU, *_AFTER_MENU))
+@EMERGENCY.on(Phase.OUTREMER_MENU, DigitsReceived, to=(Phase.OUTREMER_MENU, *_AFTER_MENU))
+@EMERGENCY.on(Phase.DEPT_MENU, DigitsReceived, to=(*MENUS, *_AFTER_MENU), label="chiffres")
 def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     assert isinstance(event, DigitsReceived)
     choice = menu_choice(state.phase, event.digits)
@@ -101,11 +104,14 @@ def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Comma
     return _check_queue(state, choice)
 
 
-@EMERGENCY.on(
-    MENUS, InputTimedOut, to=(*MENUS, Phase.LRO_DIALING, Phase.ENDED), label="pas de saisie"
-)
 def _menu_timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     return _retry(ctx, state, "no_input")
+
+
+for _menu in MENUS:
+    EMERGENCY.on(
+        _menu, InputTimedOut, to=(_menu, Phase.LRO_DIALING, Phase.ENDED), label="pas de saisie"
+    )(_menu_timeout)
 
 
 def _retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:

@@ -8,6 +8,8 @@ that ``ivr prompts build`` can render one file per text.
 
 from __future__ import annotations
 
+import functools
+
 from ivr.flow.vocabulary import Prompt, SayNumber, Segment, Sound
 
 FIXED: dict[str, str] = {
@@ -64,6 +66,7 @@ FIXED: dict[str, str] = {
 }
 
 
+@functools.cache
 def fixed(prompt_id: str) -> Prompt:
     """A fixed prompt by id; an unknown id is a programming error."""
     return Prompt(prompt_id, FIXED[prompt_id], (Sound(prompt_id),))
@@ -96,7 +99,8 @@ PIECES: dict[str, str] = {
 }
 
 
-def reason_menu(entries: list[tuple[int, str]]) -> Prompt:
+@functools.cache
+def reason_menu(entries: tuple[tuple[int, str], ...]) -> Prompt:
     """'Pour <motif>, tapez <n>.' for each menu entry, ending with the default choice."""
     parts = [f"Pour {label[0].lower()}{label[1:]}, tapez {digit}." for digit, label in entries]
     text = "Précisez le motif de votre appel. " + " ".join(parts) + " Sinon, restez en ligne."

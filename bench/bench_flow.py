@@ -1,0 +1,123 @@
+"""Simulated calls per second through the whole flow, and memory per live call.
+
+Run: ``.venv/bin/python bench/bench_flow.py`` (``scripts/bench.sh`` pins it to one core).
+Both figures are compared with a baseline measured in the same process:
+- throughput: a bare loop that does only what any call costs outside our code (build the
+  start event, a state object and a summary dict), over the same 10,000 calls;
+- memory: 10,000 plain dicts holding a call id and a phase, the least a call can weigh.
+Targets (issue 2): at least 5,000 whole simulated calls per second on one core, at most
+10 KB per live call.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+import tracemalloc
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ivr.flow import build_flow
+from ivr.flow.engine import CallState, Phase
+from ivr.flow.vocabulary import CallStarted, QueueStatus, QueueStatusFetched
+from ivr.sim.simulator import CallScript, Simulator
+from routing.loader import load_config
+
+CALLS = 10_000
+CONFIG = Path(__file__).parent.parent / "config" / "departments.yaml"
+AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday, 10:00 in Paris
+
+
+def scripts(config_path: Path = CONFIG) -> list[CallScript]:
+    """A mix of both lines and their main branches, spread over the 101 départements."""
+    config = load_config(config_path)
+    codes = list(config.departements)
+    out: list[CallScript] = []
+    for i in range(CALLS):
+        code = codes[i % len(codes)]
+        dep = config.departements[code]
+        kind = i % 6
+        caller = f"+3361234{i % 10000:04d}"
+        if kind == 0:  # assistance, straight to a referent
+            keys = ["20", "1"] if code == "2A" else ["75"]
+            out.append(CallScript(config.national.assistance_number, caller, presses=keys))
+        elif kind == 1:  # assistance, nobody answers: tier 1, tier 2, message
+            out.append(
+                CallScript(config.national.assistance_number, caller, ["69"], nobody_answers=True)
+            )
+        elif kind == 2:  # 115 queued then a listener
+            out.append(CallScript(dep.line_115.inbound_numbers[0], caller, waiting=i % 4, listeners=2))
+        elif kind == 3:  # 115 saturated, call-back requested
+            out.append(CallScript(dep.line_115.inbound_numbers[0], caller, ["1"], waiting=500))
+        elif kind == 4:  # 115 with no listener: LRO
+            out.append(CallScript(dep.line_115.inbound_numbers[0], caller, listeners=0))
+        else:  # 115 caller leaves the queue
+            out.append(
+                CallScript(dep.line_115.inbound_numbers[0], None, hang_up_at=Phase.QUEUED, waiting=2)
+            )
+    return out
+
+
+def bench_throughput() -> tuple[float, float]:
+    config = load_config(CONFIG)
+    simulator = Simulator(build_flow(config), record_steps=False)
+    work = scripts()
+    simulator.run(work[0], AT)  # warm caches (holiday tables, opening hours)
+
+    start = time.perf_counter()
+    for script in work:
+        simulator.run(script, AT)
+    flow_rate = CALLS / (time.perf_counter() - start)
+
+    start = time.perf_counter()
+    for i, script in enumerate(work):
+        event = CallStarted(f"b{i}", script.to_number, script.from_number)
+        state = CallState(event.call_id, event.to_number, event.from_number)
+        {"call_id": state.call_id, "outcome": None, "prompts": [], "attempts": []}
+    baseline_rate = CALLS / (time.perf_counter() - start)
+    return flow_rate, baseline_rate
+
+
+def bench_memory() -> tuple[float, float]:
+    config = load_config(CONFIG)
+    flow = build_flow(config)
+    number = config.departements["75"].line_115.inbound_numbers[0]
+    waiting = QueueStatusFetched(QueueStatus(3, 2, 0, 600))
+    gc.collect()
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    live = []
+    for i in range(CALLS):
+        state, _ = flow.start(CallStarted(f"m{i}", number, f"+336{i:08d}"), AT)
+        flow.step(state, waiting, AT)  # welcome, queue, announcements: a call on hold
+        live.append(state)
+    after = tracemalloc.take_snapshot()
+    per_call = sum(s.size_diff for s in after.compare_to(before, "filename")) / CALLS
+    assert all(s.phase is Phase.QUEUED for s in live)
+
+    before = tracemalloc.take_snapshot()
+    bare = [{"call_id": f"x{i}", "phase": "queued"} for i in range(CALLS)]
+    after = tracemalloc.take_snapshot()
+    baseline = sum(s.size_diff for s in after.compare_to(before, "filename")) / CALLS
+    tracemalloc.stop()
+    assert len(bare) == CALLS
+    return per_call, baseline
+
+
+def main() -> None:
+    flow_rate, baseline_rate = bench_throughput()
+    per_call, baseline = bench_memory()
+    print(f"flow: {CALLS} whole simulated calls")
+    print(f"  flow      {flow_rate:10.0f} calls/s   (target >= 5000)")
+    print(f"  baseline  {baseline_rate:10.0f} calls/s   (bare per-call bookkeeping)")
+    print(f"  ratio     {flow_rate / baseline_rate:10.3f}")
+    print(f"memory: {CALLS} live calls on hold in the 115 queue")
+    print(f"  flow      {per_call:10.0f} bytes/call (target <= 10240)")
+    print(f"  baseline  {baseline:10.0f} bytes/call (a dict with an id and a phase)")
+    print(f"  ratio     {per_call / baseline:10.1f}")
+    ok = flow_rate >= 5000 and per_call <= 10240
+    print("targets:", "met" if ok else "MISSED")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs the benchmarks pinned to one core; each prints its figures and its baseline.
+# Usage: scripts/bench.sh [bench/bench_flow.py ...]   (default: every bench/bench_*.py)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh dev
+pin=()
+command -v taskset >/dev/null && pin=(taskset -c 0)
+files=("$@")
+[ ${#files[@]} -eq 0 ] && files=(bench/bench_*.py)
+for f in "${files[@]}"; do
+  echo "== $f"
+  "${pin[@]}" .venv/bin/python "$f"
+done
