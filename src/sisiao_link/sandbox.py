@@ -866,10 +866,15 @@ def _problem_details_in_schema(document: dict[str, Any]) -> dict[str, Any]:
     return document
 
 
+_LOCATIONS = {"header": "en-tête ", "query": "paramètre ", "path": "chemin ", "body": ""}
+
+
 def _describe_error(error: Any) -> str:
-    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    location = [str(part) for part in error.get("loc", ())]
+    prefix = _LOCATIONS.get(location[0], "") if location else ""
+    where = prefix + ".".join(location[1:] if location and location[0] in _LOCATIONS else location)
     message = "champ obligatoire" if error.get("type") == "missing" else error.get("msg", "")
-    return f"{where} : {message}" if where else str(message)
+    return f"{where} : {message}" if where.strip() else str(message)
 
 
 def _engine(db_path_or_url: str) -> sa.Engine:
