@@ -1,0 +1,1 @@
+"""Transports: how calls reach the flows (Asterisk ARI, LaML webhooks)."""

@@ -1,0 +1,30 @@
+"""The Asterisk ARI transport: REST client, event stream, per-call state machines."""
+
+from ivr.transports.ari.client import AriClient, AriError, AriNotFoundError, websocket_events
+from ivr.transports.ari.transport import (
+    AlwaysLeader,
+    AriTransport,
+    Backoff,
+    CallSnapshot,
+    CallSnapshots,
+    Leadership,
+    LoopScheduler,
+    MemorySnapshots,
+    Scheduler,
+)
+
+__all__ = [
+    "AlwaysLeader",
+    "AriClient",
+    "AriError",
+    "AriNotFoundError",
+    "AriTransport",
+    "Backoff",
+    "CallSnapshot",
+    "CallSnapshots",
+    "Leadership",
+    "LoopScheduler",
+    "MemorySnapshots",
+    "Scheduler",
+    "websocket_events",
+]

@@ -1,0 +1,71 @@
+"""Pure translations between the flow's vocabulary and what Asterisk speaks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ivr.flow.vocabulary import DialOutcome, Prompt, SayNumber, Sound
+from routing.phone import try_normalize
+
+# Asterisk's DIALSTATUS at the end of a dial attempt. ANSWER is not here: a leg counts as
+# answered when it enters Stasis, the only moment it can be bridged.
+DIALSTATUS: dict[str, DialOutcome] = {
+    "BUSY": DialOutcome.BUSY,
+    "NOANSWER": DialOutcome.NO_ANSWER,
+    "CANCEL": DialOutcome.NO_ANSWER,
+    "CONGESTION": DialOutcome.FAILED,
+    "CHANUNAVAIL": DialOutcome.FAILED,
+    "INVALIDARGS": DialOutcome.FAILED,
+    "DONTCALL": DialOutcome.BUSY,
+    "TORTURE": DialOutcome.BUSY,
+}
+
+# Q.850 hangup causes of a leg that ended before it was answered.
+BUSY_CAUSES = frozenset({17, 21})  # user busy; call rejected (the person declined)
+NO_ANSWER_CAUSES = frozenset({0, 16, 18, 19, 31, 102})  # rang out, or ended without a reason
+
+
+def dial_outcome_from_status(status: str) -> DialOutcome | None:
+    """The outcome a final DIALSTATUS means; None while the attempt goes on."""
+    return DIALSTATUS.get(status.upper())
+
+
+def dial_outcome_from_cause(cause: int | None) -> DialOutcome:
+    """Busy, no answer or failure, told apart from the Q.850 cause of an unanswered leg."""
+    if cause in BUSY_CAUSES:
+        return DialOutcome.BUSY
+    if cause is None or cause in NO_ANSWER_CAUSES:
+        return DialOutcome.NO_ANSWER
+    return DialOutcome.FAILED  # unallocated number, no route, congestion, network out of order
+
+
+def media_uris(prompt: Prompt, sound_dir: str) -> list[str]:
+    """ARI media URIs for a prompt: our sound files by name, numbers said by Asterisk."""
+    uris: list[str] = []
+    for segment in prompt.segments:
+        if isinstance(segment, Sound):
+            uris.append(
+                f"sound:{sound_dir}/{segment.name}" if sound_dir else f"sound:{segment.name}"
+            )
+        elif isinstance(segment, SayNumber):
+            uris.append(f"number:{segment.value}")
+    return uris
+
+
+def dial_endpoint(template: str, number: str) -> str:
+    """The dial string for an E.164 number: ``{number}`` (E.164), ``{national}``, ``{digits}``."""
+    national = "0" + number[3:] if number.startswith("+33") else number
+    return template.format(number=number, national=national, digits=number.lstrip("+"))
+
+
+def caller_number(channel: dict[str, Any]) -> str | None:
+    """The caller's number in E.164, or None when withheld or unusable."""
+    raw = str((channel.get("caller") or {}).get("number") or "")
+    if not raw or raw.lower() in ("anonymous", "unknown", "restricted", "private"):
+        return None
+    return try_normalize(raw)
+
+
+def called_number(raw: str) -> str:
+    """The dialled number in E.164 when it parses (the configuration's form), else as given."""
+    return try_normalize(raw) or raw

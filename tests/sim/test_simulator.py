@@ -1,0 +1,67 @@
+"""The simulator drives the real flows: rotation shared across calls, queue timing, safety."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from ivr.flow import Phase
+from ivr.sim.simulator import CallScript, SimulationError, Simulator
+from tests.flow.helpers import ASSISTANCE, PARIS_115, minimal_flow, paris
+
+MONDAY_10 = paris("2026-11-23 10:00")
+
+
+def test_given_six_calls_then_rotation_by_last_answerer_spreads_them_evenly() -> None:
+    simulator = Simulator(minimal_flow())
+    answered = [
+        simulator.run(CallScript(ASSISTANCE, presses=["75"]), MONDAY_10).state.summary.connected_to
+        for _ in range(6)
+    ]
+    assert answered[:3] == ["+33199007501", "+33199007502", "+33199007503"]
+    assert Counter(answered) == {"+33199007501": 2, "+33199007502": 2, "+33199007503": 2}
+
+
+def test_given_busy_referent_then_rotation_continues_after_the_one_who_answered() -> None:
+    simulator = Simulator(minimal_flow())
+    script = CallScript(ASSISTANCE, presses=["75"], busy=frozenset({"+33199007501"}))
+    first = simulator.run(script, MONDAY_10).state.summary
+    assert [a.result.value for a in first.attempts] == ["busy", "answered"]
+    second = simulator.run(CallScript(ASSISTANCE, presses=["75"]), MONDAY_10).state.summary
+    assert second.connected_to == "+33199007503"
+
+
+def test_given_queue_then_listener_offered_after_the_estimated_wait() -> None:
+    call = Simulator(minimal_flow()).run(
+        CallScript(PARIS_115, "+33612345678", waiting=2, listeners=2), MONDAY_10
+    )
+    offered = next(s for s in call.steps if s.kind == "listener_offered")
+    assert offered.t >= 300  # two calls ahead, two listeners, 300 s each
+    assert call.summary()["outcome"] == "connected"
+
+
+def test_given_listeners_never_answer_then_maximum_wait_sends_to_lro() -> None:
+    script = CallScript(
+        PARIS_115,
+        "+33612345678",
+        listeners=2,
+        no_answer=frozenset({"+33261910751", "+33261910752"}),
+    )
+    summary = Simulator(minimal_flow()).run(script, MONDAY_10).summary()
+    roles = [(d["role"], d["result"]) for d in summary["destinations_tried"]]
+    assert roles == [("listener", "no-answer"), ("listener", "no-answer"), ("lro", "answered")]
+    assert summary["deterrence"] == "max_wait_exceeded"
+
+
+def test_given_caller_hangs_up_on_hold_then_queue_is_left() -> None:
+    script = CallScript(PARIS_115, None, waiting=3, listeners=1, hang_up_at=Phase.QUEUED)
+    call = Simulator(minimal_flow()).run(script, MONDAY_10)
+    kinds = [s.kind for s in call.steps]
+    assert "dequeue" in kinds
+    assert call.summary()["outcome"] == "caller-hung-up"
+
+
+def test_given_naive_datetime_then_simulation_refuses_in_french() -> None:
+    with pytest.raises(SimulationError, match="fuseau"):
+        Simulator(minimal_flow()).run(CallScript(ASSISTANCE), MONDAY_10.replace(tzinfo=None))
