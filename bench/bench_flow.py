@@ -46,14 +46,18 @@ def scripts(config_path: Path = CONFIG) -> list[CallScript]:
                 CallScript(config.national.assistance_number, caller, ["69"], nobody_answers=True)
             )
         elif kind == 2:  # 115 queued then a listener
-            out.append(CallScript(dep.line_115.inbound_numbers[0], caller, waiting=i % 4, listeners=2))
+            out.append(
+                CallScript(dep.line_115.inbound_numbers[0], caller, waiting=i % 4, listeners=2)
+            )
         elif kind == 3:  # 115 saturated, call-back requested
             out.append(CallScript(dep.line_115.inbound_numbers[0], caller, ["1"], waiting=500))
         elif kind == 4:  # 115 with no listener: LRO
             out.append(CallScript(dep.line_115.inbound_numbers[0], caller, listeners=0))
         else:  # 115 caller leaves the queue
             out.append(
-                CallScript(dep.line_115.inbound_numbers[0], None, hang_up_at=Phase.QUEUED, waiting=2)
+                CallScript(
+                    dep.line_115.inbound_numbers[0], None, hang_up_at=Phase.QUEUED, waiting=2
+                )
             )
     return out
 
@@ -70,10 +74,12 @@ def bench_throughput() -> tuple[float, float]:
     flow_rate = CALLS / (time.perf_counter() - start)
 
     start = time.perf_counter()
+    bookkeeping: list[dict[str, object]] = []
     for i, script in enumerate(work):
         event = CallStarted(f"b{i}", script.to_number, script.from_number)
         state = CallState(event.call_id, event.to_number, event.from_number)
-        {"call_id": state.call_id, "outcome": None, "prompts": [], "attempts": []}
+        bookkeeping.append({"call_id": state.call_id, "outcome": None, "attempts": []})
+    assert len(bookkeeping) == CALLS
     baseline_rate = CALLS / (time.perf_counter() - start)
     return flow_rate, baseline_rate
 
