@@ -9,6 +9,7 @@ hold no channel, bridge or live recording once the call is over.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -35,16 +36,14 @@ class Scenario:
     already_waiting: int = 0  # 115: calls already in the queue
 
 
-def assistance(name: str, presses: list[str], **kw: object) -> Scenario:
+def assistance(name: str, presses: list[str], **kw: Any) -> Scenario:
     return Scenario(
         name, CallScript(to_number=ASSISTANCE, from_number=CALLER, presses=presses, **kw)
-    )  # type: ignore[arg-type]
+    )
 
 
-def line_115(
-    name: str, to: str = AIN_115, busy: int = 0, waiting: int = 0, **kw: object
-) -> Scenario:
-    script = CallScript(to_number=to, from_number=CALLER, waiting=waiting, **kw)  # type: ignore[arg-type]
+def line_115(name: str, to: str = AIN_115, busy: int = 0, waiting: int = 0, **kw: Any) -> Scenario:
+    script = CallScript(to_number=to, from_number=CALLER, waiting=waiting, **kw)
     return Scenario(name, script, listeners_busy=busy, already_waiting=waiting)
 
 

@@ -269,6 +269,8 @@ class FakeAsterisk:
         media_seconds: float = 1.0,
         dial_events: bool = True,
         check_events: bool = True,
+        duplicates: bool = False,
+        instant_playbacks: bool = False,
     ) -> None:
         self.clock = clock
         self.spec = spec
@@ -280,6 +282,8 @@ class FakeAsterisk:
         self.media_seconds = media_seconds
         self.dial_events = dial_events
         self.check_events = check_events
+        self.duplicates = duplicates  # every event sent twice, as after a resubscription
+        self.instant_playbacks = instant_playbacks  # finished before the REST reply leaves
         self.asterisk_id = "02:fc:00:00:00:01"
         self.channels: dict[str, FakeChannel] = {}
         self.bridges: dict[str, FakeBridge] = {}
@@ -321,8 +325,11 @@ class FakeAsterisk:
         if self.socket is None or not self.socket.open:
             return  # Asterisk does not queue events while no controller is connected
         for app in (*self.extra_apps, self.app):
-            self.socket.queue.put_nowait(json.dumps({**base, "application": app}))
+            message = json.dumps({**base, "application": app})
+            self.socket.queue.put_nowait(message)
             self.events_sent += 1
+            if self.duplicates:
+                self.socket.queue.put_nowait(message)
 
     def _check_event(self, event: Json) -> None:
         model = self.spec.models.get(event["type"])
@@ -528,6 +535,20 @@ class FakeAsterisk:
         ch = self.channels.get(channel_id)
         if ch is not None:
             self._destroy(ch, cause)
+
+    def vanish(self, channel_id: str) -> None:
+        """The channel is gone and its events are lost (the next request on it gets a 404)."""
+        ch = self.channels.pop(channel_id, None)
+        if ch is None:
+            return
+        for timer in ch.timers:
+            timer.cancel()
+        for pb in [p for p in self.playbacks.values() if p.target == channel_id]:
+            if pb.timer:
+                pb.timer.cancel()
+            del self.playbacks[pb.id]
+        if ch.bridge and ch.bridge in self.bridges:
+            self.bridges[ch.bridge].channels.remove(channel_id)
 
     def press(self, channel_id: str, digits: str) -> None:
         """The person on this channel presses keys (one event per key)."""
@@ -782,10 +803,13 @@ class FakeAsterisk:
         self.playbacks[playback_id] = pb
         self.played.setdefault(ch.id, []).extend(media)
         self.emit("PlaybackStarted", playback=self.playback_json(pb))
-        pb.timer = self.clock.call_later(
-            self.media_seconds * len(media), lambda: self._finish_playback(pb)
-        )
         self._caller_reacts_to_playback(ch, media)
+        if self.instant_playbacks:
+            self._finish_playback(pb)
+        else:
+            pb.timer = self.clock.call_later(
+                self.media_seconds * len(media), lambda: self._finish_playback(pb)
+            )
         return 201, self.playback_json(pb)
 
     def _op_channels_playWithId(self, p: dict[str, str], q: dict[str, str]) -> tuple[int, Any]:  # noqa: N802

@@ -69,6 +69,7 @@ log = logging.getLogger(__name__)
 
 RING_GRACE_S = 2.0  # our own ring timer, in case Asterisk's originate timeout is not heard
 DEDUP_WINDOW = 8192
+PLAYBACK_WATCHDOG_S = 30.0
 CALL_EVENTS = frozenset(
     {
         "StasisStart",
@@ -436,6 +437,7 @@ class AriCall:
             await self.t.client.play(
                 self.call_id, playback, media_uris(prompt, self.t.sound_dir), self.t.language
             )
+            self._arm_timer("playback", _longest_playback_s(prompt))
             return True
         except AriNotFoundError:
             self._drop_playback(playback)
@@ -469,7 +471,17 @@ class AriCall:
         self.timer_token += 1
 
     async def _on_timer(self, name: str) -> None:
-        if name == "digits" and self.wait is Wait.DIGITS:
+        if name == "playback" and self.playback_id is not None:
+            # Far longer than the prompt: was its PlaybackFinished lost?
+            playback = self.playback_id
+            try:
+                await self.t.client.get_playback(playback)
+                self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
+            except AriNotFoundError:
+                await self._playback_finished(playback)
+            except AriError:
+                self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
+        elif name == "digits" and self.wait is Wait.DIGITS:
             await self._end_gather()
         elif name == "ring" and self.wait is Wait.DIAL:
             await self._abandon_legs(DialOutcome.NO_ANSWER)
@@ -510,6 +522,7 @@ class AriCall:
         if playback != self.playback_id:
             return  # stopped by us, failed to start, or a duplicate: nothing waits on it
         self._drop_playback(playback)
+        self._cancel_timer()
         if self.wait is Wait.DIGITS and self.prompt_playing:
             self.prompt_playing = False
             command = self.current
@@ -540,6 +553,8 @@ class AriCall:
         if digit == "#":
             if self.digits:
                 await self._end_gather()
+            else:
+                self._arm_timer("digits", command.timeout_s)
             return
         self.digits += digit
         if len(self.digits) >= command.max_digits:
@@ -817,6 +832,11 @@ class AriCall:
             self.wait = Wait.NOTHING
         elif self.wait is Wait.STARTING:
             self.wait = Wait.NOTHING
+
+
+def _longest_playback_s(prompt: Prompt) -> float:
+    """Far more than a prompt lasts (French speech: about 15 characters a second)."""
+    return PLAYBACK_WATCHDOG_S + len(prompt.text) / 5
 
 
 def _in_app(channel: Mapping[str, Any], app: str) -> bool:
