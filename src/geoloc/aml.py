@@ -173,12 +173,12 @@ def parse_aml_sms(text: str) -> AmlReport:
         if not re.fullmatch(r"\d{1,3}", fields["lc"]) or int(fields["lc"]) > 100:
             raise AmlError(f"Niveau de confiance « {_short(fields['lc'])} » invalide (0 à 100).")
         confidence = int(fields["lc"])
+    # Identifiers are informational: kept when they are digits, dropped otherwise (some
+    # gateways mask them), never a reason to lose the position.
     identifiers: dict[str, str | None] = {}
     for key in ("si", "ei", "mcc", "mnc"):
         identifier = fields.get(key) or None
-        if identifier is not None and not _DIGITS.fullmatch(identifier):
-            raise AmlError(f"Champ « {key} » invalide : chiffres attendus.")
-        identifiers[key] = identifier
+        identifiers[key] = identifier if identifier and _DIGITS.fullmatch(identifier) else None
     return AmlReport(
         position=Position(lat=lat, lon=lon, accuracy_m=radius, at=at),
         at=at,

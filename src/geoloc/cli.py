@@ -103,10 +103,12 @@ def locate(
         _fail("--lat et --lon vont ensemble.")
     if lat is None and not (postcode or departement or number or aml_text):
         _fail("indiquer au moins une source : --lat/--lon, --postcode, --number ou --aml.")
-    try:
-        index = GeoIndex.load(data_dir)
-    except GeoDataError as error:
-        _fail(str(error))
+    index = ctx.find_object(GeoIndex)  # the composition root may pass its own
+    if index is None or data_dir is not None:
+        try:
+            index = GeoIndex.load(data_dir)
+        except GeoDataError as error:
+            _fail(str(error))
     locator = Locator(index)
 
     answers: list[LocationAnswer] = []

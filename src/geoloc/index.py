@@ -116,10 +116,7 @@ class GeoIndex:
         self._postcodes: dict[str, tuple[int, ...]] = {
             k: tuple(v) for k, v in places["postcodes"].items()
         }
-        by_name: dict[str, list[Commune]] = {}
-        for commune in self.communes:
-            by_name.setdefault(normalise_name(commune.name), []).append(commune)
-        self._by_name = {k: tuple(v) for k, v in by_name.items()}
+        self._by_name: dict[str, tuple[Commune, ...]] | None = None
 
     @classmethod
     def load(cls, path: Path | str | None = None) -> GeoIndex:
@@ -147,9 +144,20 @@ class GeoIndex:
         """Communes served by this postal code (empty when unknown, e.g. CEDEX)."""
         return tuple(self.communes[i] for i in self._postcodes.get(postcode, ()))
 
+    def postcodes(self) -> tuple[str, ...]:
+        """Every postal code in La Poste's table, sorted."""
+        return tuple(sorted(self._postcodes))
+
     def communes_named(self, name: str) -> tuple[Commune, ...]:
         """Communes with this name, ignoring case, accents and hyphens."""
-        return self._by_name.get(normalise_name(name), ())
+        by_name = self._by_name
+        if by_name is None:
+            grouped: dict[str, list[Commune]] = {}
+            for commune in self.communes:
+                grouped.setdefault(normalise_name(commune.name), []).append(commune)
+            by_name = {k: tuple(v) for k, v in grouped.items()}
+            self._by_name = by_name  # idempotent: a race builds the same table twice
+        return by_name.get(normalise_name(name), ())
 
     # -- polygons ------------------------------------------------------------------------
 

@@ -59,7 +59,7 @@ def _age_text(seconds: float) -> str:
         return f"{max(seconds, 0):.0f} s"
     if seconds < 5400:
         return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h".replace(".", ",")
+    return f"{seconds / 3600:.1f}".removesuffix(".0").replace(".", ",") + " h"
 
 
 class Locator:

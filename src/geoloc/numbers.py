@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 import phonenumbers
-from phonenumbers import PhoneNumberType, geocoder
+from phonenumbers import PhoneNumberType
 
 from geoloc.index import GeoIndex
 from geoloc.model import Confidence, LocationAnswer, LocationSource
@@ -270,6 +270,10 @@ def resolve_caller_number(index: GeoIndex, text: str) -> LocationAnswer:
             f"Numéro {kind} d'outre-mer {shown} : {label} (le téléphone peut être ailleurs).",
             departement=departement,
         )
+    # Imported here: the geocoder's tables take half a second to load, and most lookups
+    # (positions, postal codes, overseas or mobile numbers) never need them.
+    from phonenumbers import geocoder
+
     if country != 33:
         country_name = geocoder.country_name_for_number(number, "fr") or f"+{country}"
         return _answer(Confidence.NONE, f"Numéro étranger ({country_name}) : pas de département.")

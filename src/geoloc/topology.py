@@ -215,9 +215,8 @@ def unpack_coordinates(planes: dict[str, npt.NDArray[np.uint8]]) -> IntArray:
     """Inverse of :func:`pack_coordinates`."""
     columns = []
     for name in ("x", "y"):
-        zigzag = np.zeros(len(planes[f"{name}0"]), dtype=np.int64)
-        for byte in range(4):
-            zigzag |= planes[f"{name}{byte}"].astype(np.int64) << (8 * byte)
+        stacked = np.stack([planes[f"{name}{byte}"] for byte in range(4)], axis=1)
+        zigzag = np.ascontiguousarray(stacked).view("<u4").ravel().astype(np.int64)
         delta = (zigzag >> 1) ^ -(zigzag & 1)
         columns.append(np.cumsum(delta))
     return np.stack(columns, axis=1).astype(np.int64)
