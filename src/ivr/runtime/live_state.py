@@ -1,17 +1,23 @@
 """Live state shared by every call: rotation pointers, 115 queues, listener presence.
 
 ``LiveState`` is the port; ``InMemoryLiveState`` the embedded implementation (one process).
-A shared implementation (Redis) makes the same operations atomic across instances.
+A shared implementation (Redis, ``ivr.state``) makes the same operations atomic across
+instances. ``CallRegistry`` is the second port: live-call snapshots, which instance owns each
+call, instance and named leases, and dispatch notifications between instances.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import json
+import time
 from collections import deque
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from ivr.flow.vocabulary import QueueStatus
 
@@ -68,8 +74,15 @@ class LiveState(Protocol):
 
     async def listeners(self, departement: str) -> list[ListenerState]: ...
 
-    async def claim_next(self, departement: str, at: datetime) -> Claim | None:
-        """Pair the head of the queue with an available listener (who becomes busy)."""
+    async def claim_next(
+        self, departement: str, at: datetime, owner: str | None = None
+    ) -> Claim | None:
+        """Pair the head of the queue with an available listener (who becomes busy).
+
+        With ``owner``, only when the head call belongs to that instance (or to nobody): the
+        instance that holds a call is the one that offers it, so the queue order is kept
+        across instances without handing events from one instance to another.
+        """
         ...
 
     async def record_handling_time(self, departement: str, seconds: float) -> None: ...
@@ -77,6 +90,131 @@ class LiveState(Protocol):
     async def set_platform(
         self, departement: str, *, closed: bool, emergency_closed: bool
     ) -> None: ...
+
+
+@dataclass(slots=True)
+class CallSnapshot:
+    """A live call as another instance needs it to take the call over.
+
+    ``state`` is ``CallState.to_dict()``; ``pending`` the media commands the call waits on
+    (encoded by the runtime); ``timers`` the flow timers still armed, by due time;
+    ``transport_data`` what the transport needs to resume the call (opaque here).
+    """
+
+    call_id: str
+    owner: str
+    state: dict[str, Any]
+    transport: str | None = None
+    pending: list[dict[str, Any]] = field(default_factory=list)
+    timers: dict[str, datetime] = field(default_factory=dict)
+    listener: str | None = None
+    connected_at: datetime | None = None
+    answered_at: datetime | None = None
+    dials: list[tuple[str, datetime]] = field(default_factory=list)
+    transport_data: dict[str, Any] = field(default_factory=dict)
+    takeovers: int = 0
+
+    def to_json(self) -> str:
+        def iso(value: datetime | None) -> str | None:
+            return value.isoformat() if value is not None else None
+
+        return json.dumps(
+            {
+                "call_id": self.call_id,
+                "owner": self.owner,
+                "state": self.state,
+                "transport": self.transport,
+                "pending": self.pending,
+                "timers": {name: due.isoformat() for name, due in self.timers.items()},
+                "listener": self.listener,
+                "connected_at": iso(self.connected_at),
+                "answered_at": iso(self.answered_at),
+                "dials": [[number, at.isoformat()] for number, at in self.dials],
+                "transport_data": self.transport_data,
+                "takeovers": self.takeovers,
+            },
+            ensure_ascii=False,
+            separators=(",", ":"),
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> CallSnapshot:
+        data = json.loads(raw)
+
+        def when(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value is not None else None
+
+        return cls(
+            call_id=data["call_id"],
+            owner=data["owner"],
+            state=data["state"],
+            transport=data["transport"],
+            pending=data["pending"],
+            timers={name: datetime.fromisoformat(due) for name, due in data["timers"].items()},
+            listener=data["listener"],
+            connected_at=when(data["connected_at"]),
+            answered_at=when(data["answered_at"]),
+            dials=[(number, datetime.fromisoformat(at)) for number, at in data["dials"]],
+            transport_data=data["transport_data"],
+            takeovers=int(data["takeovers"]),
+        )
+
+
+class CallRegistry(Protocol):
+    """Live calls shared between instances: snapshots, owners, leases, notifications.
+
+    Every operation is atomic. A call belongs to one instance (its owner); an instance keeps
+    its own lease alive with ``heartbeat``; when that lease lapses, ``take_over`` lets a
+    live instance claim the dead one's calls, each call by exactly one instance.
+    """
+
+    async def save_call(self, snapshot: CallSnapshot) -> bool:
+        """Store the snapshot unless another instance owns the call now (then False)."""
+        ...
+
+    async def load_call(self, call_id: str) -> CallSnapshot | None: ...
+
+    async def call_owner(self, call_id: str) -> str | None: ...
+
+    async def drop_call(self, call_id: str, owner: str) -> bool:
+        """Forget a finished call, if ``owner`` still owns it."""
+        ...
+
+    async def transfer_call(self, call_id: str, from_owner: str, to_owner: str) -> bool:
+        """Move a call from one owner to another, if ``from_owner`` still owns it."""
+        ...
+
+    async def owned_calls(self, instance: str) -> set[str]: ...
+
+    async def heartbeat(self, instance: str, ttl_s: float) -> None:
+        """Register the instance and extend its lease by ``ttl_s``."""
+        ...
+
+    async def release_instance(self, instance: str) -> None:
+        """End the instance's lease now (a clean stop): its calls may be taken over at once."""
+        ...
+
+    async def instance_alive(self, instance: str) -> bool: ...
+
+    async def take_over(self, instance: str, limit: int) -> list[CallSnapshot]:
+        """Claim up to ``limit`` calls of instances whose lease lapsed."""
+        ...
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        """Take (or extend) the named lease; False when someone else holds it."""
+        ...
+
+    async def release_lease(self, name: str, holder: str) -> bool: ...
+
+    async def lease_holder(self, name: str) -> str | None: ...
+
+    async def notify(self, departement: str) -> None:
+        """Tell every instance that a département's queue may be dispatched."""
+        ...
+
+    def notifications(self) -> AsyncIterator[str]:
+        """Départements named by ``notify`` (from any instance), as they come."""
+        ...
 
 
 @dataclass(slots=True)
@@ -105,12 +243,22 @@ def estimate_wait(ahead: int, logged_in: int, handling: list[float], default_s: 
 
 
 class InMemoryLiveState:
-    """Live state in this process (the embedded default); single event loop, so atomic."""
+    """Live state in this process (the embedded default); single event loop, so atomic.
 
-    def __init__(self) -> None:
+    It is also the ``CallRegistry`` of a single process (several runtimes in one process,
+    as the tests run them, share it like instances share Redis). ``monotonic`` times leases.
+    """
+
+    def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._rotation: dict[str, str] = {}
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
+        self._monotonic = monotonic
+        self._snapshots: dict[str, str] = {}
+        self._owners: dict[str, str] = {}
+        self._instances: dict[str, float] = {}  # instance -> lease expiry
+        self._leases: dict[str, tuple[str, float]] = {}
+        self._subscribers: set[asyncio.Queue[str]] = set()
 
     def _queue(self, departement: str) -> _Queue:
         return self._queues.setdefault(departement, _Queue())
@@ -163,10 +311,15 @@ class InMemoryLiveState:
     async def listeners(self, departement: str) -> list[ListenerState]:
         return list(self._queue(departement).listeners.values())
 
-    async def claim_next(self, departement: str, at: datetime) -> Claim | None:
+    async def claim_next(
+        self, departement: str, at: datetime, owner: str | None = None
+    ) -> Claim | None:
         queue = self._queue(departement)
         order = queue.ordered()
         if not order:
+            return None
+        holder = self._owners.get(order[0])
+        if owner is not None and holder is not None and holder != owner:
             return None
         free = sorted(
             (lst for lst in queue.listeners.values() if lst.presence is Presence.AVAILABLE),
@@ -183,7 +336,123 @@ class InMemoryLiveState:
     async def record_handling_time(self, departement: str, seconds: float) -> None:
         self._queue(departement).handling.append(seconds)
 
+    def known_listeners(self) -> dict[str, list[ListenerState]]:
+        return {dep: list(q.listeners.values()) for dep, q in self._queues.items() if q.listeners}
+
+    def rotation_pointers(self) -> dict[str, str]:
+        return dict(self._rotation)
+
+    def snapshots(self) -> list[CallSnapshot]:
+        return [CallSnapshot.from_json(raw) for raw in self._snapshots.values()]
+
+    def queued_entries(self) -> dict[str, list[tuple[str, int, datetime]]]:
+        """Every queued call by département: (call id, priority, arrival), in queue order."""
+        out: dict[str, list[tuple[str, int, datetime]]] = {}
+        for departement, queue in self._queues.items():
+            if queue.entries:
+                out[departement] = [
+                    (call_id, queue.entries[call_id][0], queue.entries[call_id][1])
+                    for call_id in queue.ordered()
+                ]
+        return out
+
     async def set_platform(self, departement: str, *, closed: bool, emergency_closed: bool) -> None:
         queue = self._queue(departement)
         queue.closed = closed
         queue.emergency_closed = emergency_closed
+
+    # ----------------------------------------------------------------- CallRegistry
+
+    async def save_call(self, snapshot: CallSnapshot) -> bool:
+        holder = self._owners.get(snapshot.call_id)
+        if holder is not None and holder != snapshot.owner:
+            return False
+        self._owners[snapshot.call_id] = snapshot.owner
+        self._snapshots[snapshot.call_id] = snapshot.to_json()
+        return True
+
+    async def load_call(self, call_id: str) -> CallSnapshot | None:
+        raw = self._snapshots.get(call_id)
+        if raw is None:
+            return None
+        snapshot = CallSnapshot.from_json(raw)
+        snapshot.owner = self._owners.get(call_id, snapshot.owner)
+        return snapshot
+
+    async def call_owner(self, call_id: str) -> str | None:
+        return self._owners.get(call_id)
+
+    async def drop_call(self, call_id: str, owner: str) -> bool:
+        if self._owners.get(call_id, owner) != owner:
+            return False
+        self._owners.pop(call_id, None)
+        self._snapshots.pop(call_id, None)
+        return True
+
+    async def transfer_call(self, call_id: str, from_owner: str, to_owner: str) -> bool:
+        if self._owners.get(call_id) != from_owner:
+            return False
+        self._owners[call_id] = to_owner
+        return True
+
+    async def owned_calls(self, instance: str) -> set[str]:
+        return {call_id for call_id, owner in self._owners.items() if owner == instance}
+
+    async def heartbeat(self, instance: str, ttl_s: float) -> None:
+        self._instances[instance] = self._monotonic() + ttl_s
+
+    async def release_instance(self, instance: str) -> None:
+        self._instances[instance] = float("-inf")
+
+    async def instance_alive(self, instance: str) -> bool:
+        return self._instances.get(instance, float("-inf")) > self._monotonic()
+
+    async def take_over(self, instance: str, limit: int) -> list[CallSnapshot]:
+        now = self._monotonic()
+        dead = {i for i, expiry in self._instances.items() if i != instance and expiry <= now}
+        taken: list[CallSnapshot] = []
+        for call_id, owner in list(self._owners.items()):
+            if len(taken) >= limit:
+                break
+            if owner in dead:
+                self._owners[call_id] = instance
+                snapshot = CallSnapshot.from_json(self._snapshots[call_id])
+                snapshot.owner = instance
+                taken.append(snapshot)
+        for gone in dead - set(self._owners.values()):
+            del self._instances[gone]
+        return taken
+
+    async def acquire_lease(self, name: str, holder: str, ttl_s: float) -> bool:
+        now = self._monotonic()
+        current = self._leases.get(name)
+        if current is not None and current[0] != holder and current[1] > now:
+            return False
+        self._leases[name] = (holder, now + ttl_s)
+        return True
+
+    async def release_lease(self, name: str, holder: str) -> bool:
+        current = self._leases.get(name)
+        if current is None or current[0] != holder:
+            return False
+        del self._leases[name]
+        return True
+
+    async def lease_holder(self, name: str) -> str | None:
+        current = self._leases.get(name)
+        if current is None or current[1] <= self._monotonic():
+            return None
+        return current[0]
+
+    async def notify(self, departement: str) -> None:
+        for queue in self._subscribers:
+            queue.put_nowait(departement)
+
+    async def notifications(self) -> AsyncIterator[str]:
+        queue: asyncio.Queue[str] = asyncio.Queue()
+        self._subscribers.add(queue)
+        try:
+            while True:
+                yield await queue.get()
+        finally:
+            self._subscribers.discard(queue)

@@ -4,17 +4,23 @@ It steps the pure flow, carries out the commands that concern shared state (rota
 queues, timers, call-backs, records) and hands the media commands (answer, play, gather,
 dial, hold, record, hang up) to the transport that owns the call. Events of one call are
 handled in order under that call's own lock; different calls run in parallel.
+
+With a ``CallRegistry`` (several instances sharing Redis), every step ends by saving the
+call's snapshot, so that another instance can take the call over when this one dies; a
+dial is guarded by a lease per (call, number), so two instances never ring the same person
+for one call; and the queue dispatcher only offers the calls this instance holds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from ivr.flow import CallFlow
 from ivr.flow.engine import CallState
@@ -26,6 +32,7 @@ from ivr.flow.vocabulary import (
     Command,
     Dequeue,
     Dial,
+    DialOutcome,
     DialResult,
     Enqueue,
     Event,
@@ -46,12 +53,15 @@ from ivr.flow.vocabulary import (
     StopRecording,
     TimerFired,
 )
-from ivr.runtime.live_state import LiveState, Presence
+from ivr.runtime.commands import decode_media, encode_media
+from ivr.runtime.live_state import CallRegistry, CallSnapshot, LiveState, Presence
 
 log = logging.getLogger(__name__)
 
 MediaCommand = Answer | Play | Gather | Dial | Hold | StartRecording | StopRecording | Hangup
 Clock = Callable[[], datetime]
+WAITING_MEDIA = (Gather, Dial, Hold)
+DIAL_LEASE_MARGIN_S = 15
 
 
 class UnknownCallError(KeyError):
@@ -74,12 +84,54 @@ class TimerService(Protocol):
     def cancel_call(self, call_id: str) -> None: ...
 
 
+@runtime_checkable
+class ResumableTransport(Protocol):
+    """A transport that can carry on a call another instance started (after a takeover)."""
+
+    async def deliver(self, call_id: str, commands: list[MediaCommand]) -> None: ...
+
+    def call_data(self, call_id: str) -> dict[str, Any]:
+        """What the transport needs to resume the call elsewhere (saved in its snapshot)."""
+        ...
+
+    async def resume(
+        self, call_id: str, state: CallState, commands: list[MediaCommand], data: dict[str, Any]
+    ) -> None:
+        """Carry on a call taken over from another instance: run ``commands`` (what the
+        call was waiting on when its instance died), then report events as usual."""
+        ...
+
+    def detach(self, call_id: str) -> None:
+        """Stop driving a call that another instance now owns (no hang-up)."""
+        ...
+
+
 class CallRecordSink(Protocol):
     """Where finished calls are written (the call records)."""
 
     async def call_finished(
         self, summary: CallSummary, started_at: datetime, ended_at: datetime
     ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedCall:
+    """A finished call with what the runtime saw besides the flow's summary."""
+
+    summary: CallSummary
+    started_at: datetime
+    ended_at: datetime
+    answered_at: datetime | None = None
+    instance_id: str | None = None
+    dials: tuple[tuple[str, datetime], ...] = ()  # (number, when it started ringing)
+    takeovers: int = 0  # how many times another instance took the call over
+
+
+@runtime_checkable
+class FinishedCallSink(Protocol):
+    """A record sink that takes the runtime's full view of the call (used when available)."""
+
+    async def call_ended(self, call: FinishedCall) -> None: ...
 
 
 class CallbackSink(Protocol):
@@ -148,6 +200,12 @@ class LiveCall:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     listener: str | None = None
     connected_at: datetime | None = None
+    transport_name: str | None = None
+    answered_at: datetime | None = None
+    timers: dict[str, datetime] = field(default_factory=dict)
+    pending: list[MediaCommand] = field(default_factory=list)
+    dials: list[tuple[str, datetime]] = field(default_factory=list)
+    takeovers: int = 0
 
 
 class CallRuntime:
@@ -161,6 +219,10 @@ class CallRuntime:
         timers: TimerService | None = None,
         records: CallRecordSink | None = None,
         callbacks: CallbackSink | None = None,
+        *,
+        registry: CallRegistry | None = None,
+        instance_id: str = "local",
+        transports: Mapping[str, CallTransport] | None = None,
     ) -> None:
         self.flow = flow
         self.live = live
@@ -168,20 +230,43 @@ class CallRuntime:
         self.timers: TimerService = timers or AsyncioTimers()
         self.records: CallRecordSink = records or MemoryRecords()
         self.callbacks: CallbackSink = callbacks or MemoryCallbacks()
+        self.registry = registry
+        self.instance_id = instance_id
+        self.transports: dict[str, CallTransport] = dict(transports or {})
         self.calls: dict[str, LiveCall] = {}
+        self.accepting = True
         self._background: set[asyncio.Task[None]] = set()
+
+    def register_transport(self, name: str, transport: CallTransport) -> None:
+        """Name a transport, so that calls it carries can be resumed by another instance."""
+        self.transports[name] = transport
+
+    def _transport_name(self, transport: CallTransport) -> str | None:
+        for name, known in self.transports.items():
+            if known is transport:
+                return name
+        return None
 
     # ----------------------------------------------------------------- calls
 
-    async def start_call(self, event: CallStarted, transport: CallTransport) -> list[MediaCommand]:
+    async def start_call(
+        self, event: CallStarted, transport: CallTransport, *, transport_name: str | None = None
+    ) -> list[MediaCommand]:
         """A new call: returns the media commands the transport runs first."""
         if event.call_id in self.calls:
             return []  # a duplicate start (retried webhook, replayed event)
+        if self.registry is not None and await self.registry.call_owner(event.call_id):
+            return []  # the same start, already taken by another instance
         state, commands = self.flow.start(event, self.clock())
-        call = LiveCall(state, transport)
+        name = transport_name or self._transport_name(transport)
+        call = LiveCall(state, transport, transport_name=name)
         self.calls[event.call_id] = call
         async with call.lock:
-            return await self._run(call, commands)
+            if self.registry is not None and not await self.registry.save_call(self.snapshot(call)):
+                self.calls.pop(event.call_id, None)
+                return []  # another instance registered the same call meanwhile
+            media = await self._run(call, commands)
+            return media if await self._checkpoint(call, media) else []
 
     async def handle(self, call_id: str, event: Event) -> list[MediaCommand]:
         """Feed one event to a call; returns the media commands that answer it."""
@@ -189,13 +274,17 @@ class CallRuntime:
         if call is None:
             raise UnknownCallError(call_id)
         async with call.lock:
-            if self.flow.finished(call.state):
+            if self.flow.finished(call.state) or self.calls.get(call_id) is not call:
                 return []
+            if isinstance(event, DialResult):
+                await self._release_dials(call_id, [number for number, _ in event.results])
             commands = self.flow.step(call.state, event, self.clock())
             media = await self._run(call, commands)
             if isinstance(event, DialResult):
+                if call.answered_at is None and call.state.summary.connected_to is not None:
+                    call.answered_at = self.clock()
                 await self._after_dial(call)
-            return media
+            return media if await self._checkpoint(call, media) else []
 
     async def handle_and_deliver(self, call_id: str, event: Event) -> None:
         """Feed an event that no transport request carries (timer, listener offer)."""
@@ -236,38 +325,214 @@ class CallRuntime:
                     )
                 case Enqueue(departement, priority):
                     await self.live.enqueue(departement, call_id, priority, self.clock())
-                    self._background_task(self.dispatch(departement))
+                    self._background_task(self.dispatch(departement, notify=True))
                 case Dequeue(departement):
                     await self.live.dequeue(departement, call_id)
                 case StartTimer(name, seconds):
-                    self.timers.start(
-                        (call_id, name),
-                        seconds,
-                        functools.partial(self._timer_fired, call_id, name),
-                    )
+                    call.timers[name] = self.clock() + timedelta(seconds=seconds)
+                    self._arm(call_id, name, seconds)
                 case CancelTimer(name):
+                    call.timers.pop(name, None)
                     self.timers.cancel((call_id, name))
+                case Dial(targets):
+                    allowed = await self._lease_dials(call, command)
+                    if allowed is None:
+                        # Every target is already rung for this call by another instance
+                        # (a takeover while the dead instance's dial may still ring).
+                        reply = DialResult(tuple((t.number, DialOutcome.FAILED) for t in targets))
+                    else:
+                        now = self.clock()
+                        call.dials.extend((t.number, now) for t in allowed.targets)
+                        media.append(allowed)
                 case RegisterCallback(departement, number):
                     await self.callbacks.register(departement, number, call_id, self.clock())
                 case Hangup():
                     media.append(command)
                     await self._finish(call)
-                case (
-                    Answer()
-                    | Play()
-                    | Gather()
-                    | Dial()
-                    | Hold()
-                    | StartRecording()
-                    | StopRecording()
-                ):
+                case Answer() | Play() | Gather() | Hold() | StartRecording() | StopRecording():
                     media.append(command)
             if reply is not None:
                 pending.extend(self.flow.step(state, reply, self.clock()))
         return media
 
+    def _arm(self, call_id: str, name: str, seconds: float) -> None:
+        self.timers.start(
+            (call_id, name), seconds, functools.partial(self._timer_fired, call_id, name)
+        )
+
     async def _timer_fired(self, call_id: str, name: str) -> None:
+        call = self.calls.get(call_id)
+        if call is not None:
+            call.timers.pop(name, None)
         await self.handle_and_deliver(call_id, TimerFired(name))
+
+    def _dial_lease(self, call_id: str, number: str) -> str:
+        return f"dial:{call_id}:{number}"
+
+    async def _lease_dials(self, call: LiveCall, dial: Dial) -> Dial | None:
+        """The dial restricted to the targets this instance may ring (None: no target)."""
+        if self.registry is None:
+            return dial
+        ttl = dial.ring_timeout_s + DIAL_LEASE_MARGIN_S
+        allowed = tuple(
+            [
+                target
+                for target in dial.targets
+                if await self.registry.acquire_lease(
+                    self._dial_lease(call.state.call_id, target.number), self.instance_id, ttl
+                )
+            ]
+        )
+        if not allowed:
+            return None
+        return (
+            dial
+            if len(allowed) == len(dial.targets)
+            else dataclasses.replace(dial, targets=allowed)
+        )
+
+    async def _release_dials(self, call_id: str, numbers: list[str]) -> None:
+        if self.registry is not None:
+            for number in numbers:
+                await self.registry.release_lease(
+                    self._dial_lease(call_id, number), self.instance_id
+                )
+
+    # ----------------------------------------------------------------- snapshots
+
+    def snapshot(self, call: LiveCall) -> CallSnapshot:
+        """The call as another instance needs it to carry on."""
+        transport = call.transport
+        data = (
+            transport.call_data(call.state.call_id)
+            if isinstance(transport, ResumableTransport)
+            else {}
+        )
+        return CallSnapshot(
+            call_id=call.state.call_id,
+            owner=self.instance_id,
+            state=call.state.to_dict(),
+            transport=call.transport_name,
+            pending=[encode_media(command) for command in call.pending],
+            timers=dict(call.timers),
+            listener=call.listener,
+            connected_at=call.connected_at,
+            answered_at=call.answered_at,
+            dials=list(call.dials),
+            transport_data=data,
+            takeovers=call.takeovers,
+        )
+
+    async def _checkpoint(self, call: LiveCall, media: list[MediaCommand]) -> bool:
+        """Remember what the call now waits on and save its snapshot.
+
+        False when another instance owns the call now (this one lost its lease): the call
+        is then dropped here without a hang-up, and its media must not be delivered.
+        """
+        if media:
+            waiting: list[MediaCommand] = [m for m in media if isinstance(m, WAITING_MEDIA)]
+            call.pending = waiting[-1:]
+        if self.registry is None or self.flow.finished(call.state):
+            return True
+        if call.state.call_id not in self.calls:
+            return True
+        if await self.registry.save_call(self.snapshot(call)):
+            return True
+        log.warning("call %s is owned by another instance now: dropped here", call.state.call_id)
+        self._detach(call)
+        return False
+
+    def _detach(self, call: LiveCall) -> None:
+        call_id = call.state.call_id
+        self.timers.cancel_call(call_id)
+        if self.calls.get(call_id) is call:
+            del self.calls[call_id]
+        if isinstance(call.transport, ResumableTransport):
+            call.transport.detach(call_id)
+
+    # ----------------------------------------------------------------- takeover
+
+    async def take_over_orphans(self, limit: int = 50) -> list[str]:
+        """Claim and resume calls whose instance died; returns their ids."""
+        if self.registry is None or not self.accepting:
+            return []
+        resumed: list[str] = []
+        for snapshot in await self.registry.take_over(self.instance_id, limit):
+            try:
+                await self.resume(snapshot)
+            except Exception:  # one broken snapshot must not stop the others
+                log.exception("call %s could not be resumed", snapshot.call_id)
+                continue
+            resumed.append(snapshot.call_id)
+        return resumed
+
+    async def adopt(self, call_id: str) -> bool:
+        """Move a call another (live) instance holds to this one, e.g. a webhook that came
+        here; the old owner drops it at its next step. False when the call is unknown."""
+        if self.registry is None:
+            return False
+        if call_id in self.calls:
+            return True
+        snapshot = await self.registry.load_call(call_id)
+        if snapshot is None or not await self.registry.transfer_call(
+            call_id, snapshot.owner, self.instance_id
+        ):
+            return False
+        snapshot.owner = self.instance_id
+        await self.resume(snapshot)
+        return True
+
+    async def resume(self, snapshot: CallSnapshot) -> None:
+        """Carry on a call from its snapshot: timers re-armed, pending media run again."""
+        transport = self.transports.get(snapshot.transport or "")
+        if transport is None:
+            transport = next(iter(self.transports.values()), None)
+        if transport is None:
+            raise UnknownCallError(f"{snapshot.call_id}: no transport to resume it")
+        state = CallState.from_dict(snapshot.state)
+        call = LiveCall(
+            state,
+            transport,
+            listener=snapshot.listener,
+            connected_at=snapshot.connected_at,
+            transport_name=snapshot.transport,
+            answered_at=snapshot.answered_at,
+            timers=dict(snapshot.timers),
+            dials=list(snapshot.dials),
+            takeovers=snapshot.takeovers + 1,
+        )
+        pending: list[Command] = [decode_media(raw) for raw in snapshot.pending]
+        self.calls[state.call_id] = call
+        async with call.lock:
+            now = self.clock()
+            for name, due in call.timers.items():
+                self._arm(state.call_id, name, max((due - now).total_seconds(), 0.0))
+            media = await self._run(call, pending)
+            if not await self._checkpoint(call, media):
+                return
+        if isinstance(transport, ResumableTransport):
+            await transport.resume(state.call_id, state, media, snapshot.transport_data)
+        elif media:
+            await transport.deliver(state.call_id, media)
+        if state.queued and state.departement is not None:
+            self._background_task(self.dispatch(state.departement))
+
+    async def hand_over(self) -> int:
+        """Stop here cleanly: save every call, drop it locally, end this instance's lease
+        so that the others take the calls over at once. Returns how many were handed."""
+        self.accepting = False
+        if self.registry is None:
+            return 0
+        count = 0
+        for call in list(self.calls.values()):
+            async with call.lock:
+                if self.calls.get(call.state.call_id) is not call:
+                    continue
+                await self.registry.save_call(self.snapshot(call))
+                self._detach(call)
+                count += 1
+        await self.registry.release_instance(self.instance_id)
+        return count
 
     def _handling_default(self, departement: str) -> int:
         dep = self.flow.config.departement(departement)
@@ -287,21 +552,37 @@ class CallRuntime:
                 await self.live.set_presence(
                     departement, last.number, Presence.PAUSED, self.clock()
                 )
-                self._background_task(self.dispatch(departement))
+                self._background_task(self.dispatch(departement, notify=True))
 
     async def _finish(self, call: LiveCall) -> None:
         state = call.state
         now = self.clock()
         self.timers.cancel_call(state.call_id)
+        call.timers.clear()
         if call.listener is not None and state.departement is not None:
             await self.live.set_presence(state.departement, call.listener, Presence.AVAILABLE, now)
             if call.connected_at is not None:
                 seconds = (now - call.connected_at).total_seconds()
                 await self.live.record_handling_time(state.departement, seconds)
-            self._background_task(self.dispatch(state.departement))
+            self._background_task(self.dispatch(state.departement, notify=True))
         self.calls.pop(state.call_id, None)
+        if self.registry is not None:
+            await self.registry.drop_call(state.call_id, self.instance_id)
         try:
-            await self.records.call_finished(state.summary, state.started_at or now, now)
+            if isinstance(self.records, FinishedCallSink):
+                await self.records.call_ended(
+                    FinishedCall(
+                        summary=state.summary,
+                        started_at=state.started_at or now,
+                        ended_at=now,
+                        answered_at=call.answered_at,
+                        instance_id=self.instance_id,
+                        dials=tuple(call.dials),
+                        takeovers=call.takeovers,
+                    )
+                )
+            else:
+                await self.records.call_finished(state.summary, state.started_at or now, now)
         except Exception:  # a record failure must never break the call in progress
             log.exception("call record for %s not written", state.call_id)
 
@@ -312,16 +593,24 @@ class CallRuntime:
     ) -> None:
         await self.live.set_presence(departement, number, presence, self.clock())
         if presence is Presence.AVAILABLE:
-            await self.dispatch(departement)
+            await self.dispatch(departement, notify=True)
 
-    async def dispatch(self, departement: str) -> None:
-        """Offer waiting calls to available listeners, head of the queue first."""
+    async def dispatch(self, departement: str, *, notify: bool = False) -> None:
+        """Offer waiting calls to available listeners, head of the queue first.
+
+        With a registry, only the calls this instance holds are offered here; ``notify``
+        (or a claim made here) tells the other instances to offer theirs.
+        """
         dep = self.flow.config.departement(departement)
         names = {c.number: c.name for c in dep.line_115.listeners} if dep else {}
+        owner = self.instance_id if self.registry is not None else None
         while True:
-            claim = await self.live.claim_next(departement, self.clock())
+            claim = await self.live.claim_next(departement, self.clock(), owner)
             if claim is None:
+                if notify and self.registry is not None:
+                    await self.registry.notify(departement)
                 return
+            notify = True  # the head moved: the next call may be another instance's
             if claim.call_id not in self.calls:
                 # The call is gone (hung up meanwhile): free the listener again.
                 await self.live.set_presence(

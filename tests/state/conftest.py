@@ -1,0 +1,47 @@
+"""Both live-state implementations behind one fixture: every behaviour test runs on each."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from ivr.runtime.live_state import InMemoryLiveState
+from ivr.state.redis_state import RedisLiveState
+
+SharedState = InMemoryLiveState | RedisLiveState
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def live(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
+    """A fresh live state: in-process, or on a real (flushed) Redis database."""
+    if request.param == "memory":
+        yield InMemoryLiveState()
+        return
+    url: str = request.getfixturevalue("redis_url")
+    state = RedisLiveState.from_url(url)
+    try:
+        yield state
+    finally:
+        await state.close()
+
+
+@pytest.fixture
+async def redis_pair(redis_url: str) -> AsyncIterator[tuple[RedisLiveState, RedisLiveState]]:
+    """Two independent clients of the same Redis, as two instances of the service are."""
+    first, second = RedisLiveState.from_url(redis_url), RedisLiveState.from_url(redis_url)
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+def snapshot_of(call_id: str, owner: str, **extra: Any) -> Any:
+    """A minimal call snapshot (the state dict of a fresh call)."""
+    from ivr.flow.engine import CallState
+    from ivr.runtime.live_state import CallSnapshot
+
+    state = CallState(call_id=call_id, called="+33353010000", caller="+33612345678")
+    return CallSnapshot(call_id=call_id, owner=owner, state=state.to_dict(), **extra)
