@@ -8,6 +8,8 @@ from datetime import datetime
 from routing.config import LroStep, RoutingConfig, lro_chain
 from routing.hours import is_open
 
+NATIONAL = "national"  # the key of national support among the per-minute opening answers
+
 
 @dataclass(frozen=True, slots=True)
 class Route:
@@ -36,7 +38,7 @@ class RouteIndex:
             for e in config.national.default_lro
             if e.number is not None
         )
-        self._open_tier1: dict[int, frozenset[str]] = {}
+        self._tier1: dict[tuple[str, int], bool] = {}
 
     def route(self, number: str) -> Route | None:
         return self._routes.get(number)
@@ -54,25 +56,32 @@ class RouteIndex:
         return self._lro.get(departement, self._national_lro)
 
     def tier1_open(self, departement: str, moment: datetime) -> bool:
-        return departement in self.open_tier1(moment)
-
-    def open_tier1(self, moment: datetime) -> frozenset[str]:
-        """Départements whose referents are on duty at ``moment`` (cached per minute)."""
+        """Whether the département's referents are on duty at ``moment`` (cached per minute)."""
         minute = int(moment.timestamp()) // 60
-        cached = self._open_tier1.get(minute)
+        key = (departement, minute)
+        cached = self._tier1.get(key)
         if cached is None:
             at = datetime.fromtimestamp(minute * 60, tz=moment.tzinfo)
-            cached = frozenset(
-                code
-                for code, dep in self.config.departements.items()
-                if dep.assistance.referents
+            if departement == NATIONAL:
+                support = self.config.national.support
+                cached = is_open(support.hours, support.timezone, support.holidays, at)
+                self._tier1[key] = cached
+                return cached
+            dep = self.config.departements.get(departement)
+            cached = bool(
+                dep is not None
+                and dep.assistance.referents
                 and is_open(dep.assistance.hours, dep.timezone, dep.holidays, at)
             )
-            if len(self._open_tier1) > 1024:
-                self._open_tier1.clear()
-            self._open_tier1[minute] = cached
+            if len(self._tier1) > 65_536:
+                self._tier1.clear()
+            self._tier1[key] = cached
         return cached
 
+    def any_tier1_open(self, moment: datetime) -> bool:
+        """Whether any département's referents are on duty at ``moment``."""
+        return any(self.tier1_open(code, moment) for code in self.config.departements)
+
     def tier2_open(self, moment: datetime) -> bool:
-        support = self.config.national.support
-        return is_open(support.hours, support.timezone, support.holidays, moment)
+        """Whether national support is open at ``moment``."""
+        return self.tier1_open(NATIONAL, moment)

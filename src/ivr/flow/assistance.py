@@ -56,7 +56,7 @@ def start_assistance(ctx: FlowContext, state: CallState) -> list[Command]:
     state.line = Line.ASSISTANCE
     state.summary.line = Line.ASSISTANCE
     welcome = play(state, prompts.fixed("assistance_welcome"))
-    if not ctx.routes.open_tier1(ctx.now) and not ctx.routes.tier2_open(ctx.now):
+    if not ctx.routes.tier2_open(ctx.now) and not ctx.routes.any_tier1_open(ctx.now):
         return [welcome, *end(state, Outcome.MESSAGE, prompts.fixed("assistance_closed"))]
     commands: list[Command] = [welcome]
     if ctx.config.national.assistance.recording is RecordingPolicy.ALL:
