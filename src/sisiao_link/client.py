@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -35,12 +35,16 @@ from sisiao_link.port import (
     Clock,
     Demande,
     DemandeStatus,
+    ElementLot,
     JetonAcces,
+    LotDemandesUrgence,
     Menage,
     NouvelleDemandeUrgence,
     NouvellePersonne,
     Personne,
     Probleme,
+    ResultatElementLot,
+    ResultatLot,
     ResultatRecherchePersonnes,
     SiSiaoRejected,
     SiSiaoUnavailable,
@@ -136,6 +140,25 @@ class HttpSiSiaoClient:
         self, demande: NouvelleDemandeUrgence, utilisateur: str, idempotency_key: str
     ) -> Demande:
         return await self._create(demande, utilisateur, idempotency_key, realm=None, retry=True)
+
+    async def create_demandes_urgence(self, lot: Sequence[ElementLot]) -> list[ResultatElementLot]:
+        keys = [element.cle_idempotence for element in lot]
+
+        def parse(response: httpx.Response) -> list[ResultatElementLot]:
+            resultats = _parse(ResultatLot, response).resultats
+            if [r.cle_idempotence for r in resultats] != keys:
+                raise SiSiaoUnavailable("réponse illisible de SI SIAO (lot incomplet)")
+            return resultats
+
+        # Safe to repeat for the same reason as a single creation: every element has its key.
+        return await self._call(
+            "POST",
+            "/v1/demandes-urgence/lot",
+            parse,
+            json=LotDemandesUrgence(demandes=list(lot)).model_dump(mode="json", exclude_none=True),
+            retry=True,
+            gate=True,
+        )
 
     async def get_demande_status(self, demande_id: str) -> DemandeStatus | None:
         def parse(response: httpx.Response) -> DemandeStatus | None:

@@ -24,7 +24,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from sisiao_link.port import (
+    MAX_LOT,
     Clock,
+    ElementLot,
     NouvelleDemandeUrgence,
     SiSiaoError,
     SiSiaoPort,
@@ -160,6 +162,14 @@ class _Outcome:
     rejection_reason: str | None
     at: datetime
 
+    @classmethod
+    def sent(cls, item: _Pending, demande_id: str, at: datetime) -> _Outcome:
+        return cls(item.seq, item.key, OutboxState.ENVOYEE, demande_id, None, at)
+
+    @classmethod
+    def refused(cls, item: _Pending, reason: str, at: datetime) -> _Outcome:
+        return cls(item.seq, item.key, OutboxState.REJETEE, None, reason, at)
+
 
 class Outbox:
     """Emergency requests on their way to SI SIAO."""
@@ -170,8 +180,8 @@ class Outbox:
         port: SiSiaoPort,
         clock: Clock,
         *,
-        batch_size: int = 200,
-        flush_every: int = 50,
+        batch_size: int = 500,
+        send_batch: int = 50,
         backoff_initial: float = 1.0,
         backoff_max: float = 60.0,
         idle_poll: float = 5.0,
@@ -181,7 +191,7 @@ class Outbox:
         self._port = port
         self._clock = clock
         self._batch_size = batch_size
-        self._flush_every = flush_every
+        self._send_batch = max(1, min(send_batch, MAX_LOT))
         self._backoff_initial = backoff_initial
         self._backoff_max = backoff_max
         self._idle_poll = idle_poll
@@ -280,31 +290,25 @@ class Outbox:
     # -- sending ----------------------------------------------------------------------------
 
     async def drain_once(self) -> DrainReport:
-        """Sends pending requests in order until the batch is done or SI SIAO is unavailable."""
+        """Sends pending requests in order until none is left in this round or SI SIAO is
+        unavailable; ``send_batch`` at a time, in one call each."""
         async with self._drain_lock:
-            batch = await asyncio.to_thread(self._fetch_pending)
-            outcomes: list[_Outcome] = []
+            pending = await asyncio.to_thread(self._fetch_pending)
             sent = rejected = 0
-            try:
-                for item in batch:
-                    outcome = await self._send(item)
-                    if isinstance(outcome, str):
-                        return DrainReport(sent, rejected, unavailable=True, error=outcome)
-                    outcomes.append(outcome)
-                    if outcome.state is OutboxState.ENVOYEE:
-                        sent += 1
-                    else:
-                        rejected += 1
-                    if len(outcomes) >= self._flush_every:
-                        await asyncio.to_thread(self._record, outcomes)
-                        outcomes = []
-            finally:
-                # Recorded even when cancelled mid-batch; should this write be lost (crash),
-                # the next attempt reuses the stored key and SI SIAO answers with the same
-                # request, so a late record costs a round trip, never a duplicate.
+            for start in range(0, len(pending), self._send_batch):
+                chunk = pending[start : start + self._send_batch]
+                outcomes, error = await self._send_chunk(chunk)
                 if outcomes:
+                    # Shielded: a cancelled drain still records what SI SIAO accepted. Were
+                    # this write lost (crash), the next attempt would reuse the stored keys and
+                    # SI SIAO would answer with the same requests: a late record, no duplicate.
                     await asyncio.shield(asyncio.to_thread(self._record, outcomes))
-            return DrainReport(sent, rejected, batch_full=len(batch) >= self._batch_size)
+                sent += sum(1 for o in outcomes if o.state is OutboxState.ENVOYEE)
+                rejected += sum(1 for o in outcomes if o.state is OutboxState.REJETEE)
+                if error is not None:
+                    await asyncio.to_thread(self._record_failure, chunk[len(outcomes)], error)
+                    return DrainReport(sent, rejected, unavailable=True, error=error)
+            return DrainReport(sent, rejected, batch_full=len(pending) >= self._batch_size)
 
     async def run(self, stop_event: asyncio.Event) -> None:
         """Drains until ``stop_event`` is set: at once when a request is submitted, every
@@ -328,19 +332,50 @@ class Outbox:
                     continue
                 await self._wait(self._idle_poll, stop_event, wake_on_submit=True)
 
-    async def _send(self, item: _Pending) -> _Outcome | str:
-        """The outcome of sending ``item``, or why SI SIAO could not take it now."""
-        demande = NouvelleDemandeUrgence.model_validate(item.payload)
-        try:
-            created = await self._port.create_demande_urgence(demande, item.utilisateur, item.key)
-        except SiSiaoRejected as exc:
-            return _Outcome(
-                item.seq, item.key, OutboxState.REJETEE, None, exc.reason, self._clock()
+    async def _send_chunk(self, chunk: Sequence[_Pending]) -> tuple[list[_Outcome], str | None]:
+        """Outcomes of the leading items SI SIAO settled, in order, and why it stopped if it
+        did (the first item without an outcome is then still to send)."""
+        lot = [
+            ElementLot(
+                cle_idempotence=item.key,
+                utilisateur=item.utilisateur,
+                demande=NouvelleDemandeUrgence.model_validate(item.payload),
             )
+            for item in chunk
+        ]
+        try:
+            resultats = await self._port.create_demandes_urgence(lot)
+        except SiSiaoRejected:
+            # SI SIAO refused the batch as a whole: sending one by one tells which request.
+            return await self._send_one_by_one(chunk, lot)
         except SiSiaoError as exc:
-            await asyncio.to_thread(self._record_failure, item, str(exc))
-            return str(exc)
-        return _Outcome(item.seq, item.key, OutboxState.ENVOYEE, created.id, None, self._clock())
+            return [], str(exc)
+        outcomes: list[_Outcome] = []
+        for item, resultat in zip(chunk, resultats, strict=True):
+            if resultat.created and resultat.demande is not None:
+                outcomes.append(_Outcome.sent(item, resultat.demande.id, self._clock()))
+            elif resultat.rejected:
+                outcomes.append(_Outcome.refused(item, resultat.reason, self._clock()))
+            else:
+                return outcomes, f"SI SIAO indisponible (HTTP {resultat.statut})"
+        return outcomes, None
+
+    async def _send_one_by_one(
+        self, chunk: Sequence[_Pending], lot: Sequence[ElementLot]
+    ) -> tuple[list[_Outcome], str | None]:
+        outcomes: list[_Outcome] = []
+        for item, element in zip(chunk, lot, strict=True):
+            try:
+                created = await self._port.create_demande_urgence(
+                    element.demande, element.utilisateur, element.cle_idempotence
+                )
+            except SiSiaoRejected as exc:
+                outcomes.append(_Outcome.refused(item, exc.reason, self._clock()))
+            except SiSiaoError as exc:
+                return outcomes, str(exc)
+            else:
+                outcomes.append(_Outcome.sent(item, created.id, self._clock()))
+        return outcomes, None
 
     def _fetch_pending(self) -> list[_Pending]:
         with self._engine.connect() as conn:

@@ -8,7 +8,7 @@ sandbox server, the HTTP client and the contract document cannot drift apart.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Protocol, Self, runtime_checkable
@@ -170,6 +170,66 @@ class NouvelleDemandeUrgence(_Model):
         return self
 
 
+class Probleme(_Model):
+    """Error body (RFC 9457 problem details); ``detail`` is the reason shown to the listener."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    code: str | None = None
+
+
+MAX_LOT = 100
+"""Most requests in one batch creation call."""
+
+
+class ElementLot(_Model):
+    """One request of a batch, with its own idempotency key and acting listener."""
+
+    cle_idempotence: str = Field(min_length=8, max_length=200)
+    utilisateur: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Compte SI SIAO nominatif de l'écoutant qui a créé la demande",
+    )
+    demande: NouvelleDemandeUrgence
+
+
+class LotDemandesUrgence(_Model):
+    """Requests to create in this order (replaying an outbox after an outage)."""
+
+    demandes: list[ElementLot] = Field(min_length=1, max_length=MAX_LOT)
+
+
+class ResultatElementLot(_Model):
+    """The outcome of one request of a batch, with the HTTP status it would have had alone."""
+
+    cle_idempotence: str
+    statut: int = Field(description="201 créée, 200 déjà créée avec cette clé, 4xx refusée, 5xx")
+    demande: Demande | None = None
+    probleme: Probleme | None = None
+
+    @property
+    def created(self) -> bool:
+        return self.demande is not None and 200 <= self.statut < 300
+
+    @property
+    def rejected(self) -> bool:
+        return 400 <= self.statut < 500
+
+    @property
+    def reason(self) -> str:
+        """SI SIAO's explanation when the request was not created (French)."""
+        if self.probleme is not None:
+            return self.probleme.detail
+        return f"SI SIAO a refusé l'opération (HTTP {self.statut})"
+
+
+class ResultatLot(_Model):
+    resultats: list[ResultatElementLot]
+
+
 class DemandeStatus(_Model):
     """The current status of a request in SI SIAO."""
 
@@ -185,16 +245,6 @@ class JetonAcces(_Model):
     access_token: str
     token_type: str
     expires_in: int
-
-
-class Probleme(_Model):
-    """Error body (RFC 9457 problem details); ``detail`` is the reason shown to the listener."""
-
-    type: str = "about:blank"
-    title: str
-    status: int
-    detail: str
-    code: str | None = None
 
 
 class CheckResult(_Model):
@@ -273,6 +323,11 @@ class SiSiaoPort(Protocol):
 
         Repeating the call with the same ``idempotency_key`` returns the same request.
         """
+        ...
+
+    async def create_demandes_urgence(self, lot: Sequence[ElementLot]) -> list[ResultatElementLot]:
+        """Creates several requests, in order, each under its own key and listener; one
+        outcome per request, in the same order. Repeating the call is safe."""
         ...
 
     async def get_demande_status(self, demande_id: str) -> DemandeStatus | None:

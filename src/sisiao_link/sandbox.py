@@ -32,6 +32,7 @@ from sqlalchemy.pool import StaticPool
 
 from sisiao_link.port import (
     IDEMPOTENCY_HEADER,
+    MAX_LOT,
     REALM_HEADER,
     REPLAYED_HEADER,
     USER_HEADER,
@@ -40,11 +41,14 @@ from sisiao_link.port import (
     Demande,
     DemandeStatus,
     JetonAcces,
+    LotDemandesUrgence,
     Menage,
     NouvelleDemandeUrgence,
     Personne,
     Probleme,
     PublicSpecifique,
+    ResultatElementLot,
+    ResultatLot,
     ResultatRecherchePersonnes,
     Sexe,
     StatutDemande,
@@ -108,6 +112,20 @@ _demandes = sa.Table(
     sa.Column("cle_idempotence", sa.String(200), nullable=True),
     sa.Column("empreinte", sa.String(64), nullable=True),
     sa.UniqueConstraint("espace", "cle_idempotence", name="uq_demandes_cle_idempotence"),
+)
+
+
+_SELECT_BY_KEY = sa.select(_demandes).where(
+    _demandes.c.espace == sa.bindparam("b_espace"),
+    _demandes.c.cle_idempotence == sa.bindparam("b_cle"),
+)
+_INSERT_DEMANDE = _demandes.insert().returning(*_demandes.c)
+_INSERT_MENAGE = _menages.insert().returning(_menages.c.numero)
+_INSERT_PERSONNE = _personnes.insert().returning(_personnes.c.numero)
+_SET_REFERENCE = (
+    _menages.update()
+    .where(_menages.c.numero == sa.bindparam("b_menage"))
+    .values(personne_reference=sa.bindparam("b_reference"))
 )
 
 
@@ -262,11 +280,7 @@ class SandboxStore:
             json.dumps([body.model_dump(mode="json"), auteur], sort_keys=True).encode()
         ).hexdigest()
         with self._write_lock, self.engine.begin() as conn:
-            previous = conn.execute(
-                sa.select(_demandes).where(
-                    _demandes.c.espace == espace, _demandes.c.cle_idempotence == cle
-                )
-            ).first()
+            previous = conn.execute(_SELECT_BY_KEY, {"b_espace": espace, "b_cle": cle}).first()
             if previous is not None:
                 if previous.empreinte != empreinte:
                     raise ProblemError(
@@ -288,24 +302,22 @@ class SandboxStore:
             else:
                 menage = self._new_menage(conn, espace, body)
             now = self._clock()
-            numero = conn.execute(
-                _demandes.insert()
-                .values(
-                    espace=espace,
-                    menage=menage,
-                    type=TypeDemande.URGENCE,
-                    statut=StatutDemande.EN_ATTENTE,
-                    departement=body.departement,
-                    observations=body.observations,
-                    date_creation=now,
-                    date_mise_a_jour=now,
-                    auteur=auteur,
-                    cle_idempotence=cle,
-                    empreinte=empreinte,
-                )
-                .returning(_demandes.c.numero)
-            ).scalar_one()
-            row = conn.execute(sa.select(_demandes).where(_demandes.c.numero == numero)).one()
+            row = conn.execute(
+                _INSERT_DEMANDE,
+                {
+                    "espace": espace,
+                    "menage": menage,
+                    "type": TypeDemande.URGENCE,
+                    "statut": StatutDemande.EN_ATTENTE,
+                    "departement": body.departement,
+                    "observations": body.observations,
+                    "date_creation": now,
+                    "date_mise_a_jour": now,
+                    "auteur": auteur,
+                    "cle_idempotence": cle,
+                    "empreinte": empreinte,
+                },
+            ).one()
         return CreationResult(_demande(row), replayed=False)
 
     def set_statut(self, demande_id: str, statut: StatutDemande) -> Demande | None:
@@ -434,36 +446,34 @@ def _insert_menage(
     publics: list[PublicSpecifique],
     membres: list[_PersonneSeed],
 ) -> int:
+    # Statements built once, parameters passed at execution: SQLAlchemy then reuses the
+    # compiled form (building ``.values(...)`` per call cost more than SQLite itself).
     menage = conn.execute(
-        _menages.insert()
-        .values(
-            espace=espace,
-            composition=composition,
-            publics_specifiques=[str(p) for p in publics],
-        )
-        .returning(_menages.c.numero)
+        _INSERT_MENAGE,
+        {
+            "espace": espace,
+            "composition": composition,
+            "publics_specifiques": [str(p) for p in publics],
+        },
     ).scalar_one()
     reference: int | None = None
     for membre in membres:
         numero = conn.execute(
-            _personnes.insert()
-            .values(
-                espace=espace,
-                menage=menage,
-                nom=membre.nom,
-                prenom=membre.prenom,
-                nom_cle=name_key(membre.nom),
-                prenom_cle=name_key(membre.prenom),
-                date_naissance=membre.date_naissance,
-                sexe=membre.sexe,
-                telephone=normalise_phone(membre.telephone) if membre.telephone else None,
-            )
-            .returning(_personnes.c.numero)
+            _INSERT_PERSONNE,
+            {
+                "espace": espace,
+                "menage": menage,
+                "nom": membre.nom,
+                "prenom": membre.prenom,
+                "nom_cle": name_key(membre.nom),
+                "prenom_cle": name_key(membre.prenom),
+                "date_naissance": membre.date_naissance,
+                "sexe": membre.sexe,
+                "telephone": normalise_phone(membre.telephone) if membre.telephone else None,
+            },
         ).scalar_one()
         reference = reference if reference is not None else numero
-    conn.execute(
-        _menages.update().where(_menages.c.numero == menage).values(personne_reference=reference)
-    )
+    conn.execute(_SET_REFERENCE, {"b_menage": menage, "b_reference": reference})
     return int(menage)
 
 
@@ -688,7 +698,7 @@ def create_sandbox_app(
             )
         )
 
-    def authenticated(
+    async def authenticated(
         authorization: Annotated[str | None, Depends(_oauth2)],
     ) -> None:
         if outage.active:
@@ -708,7 +718,7 @@ def create_sandbox_app(
         summary="Jeton d'accès (OAuth2 client credentials)",
         responses={400: {"description": "grant_type non pris en charge"}},
     )
-    def token(
+    async def token(
         grant_type: Annotated[str, Form()],
         basic: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
         client_id: Annotated[str | None, Form()] = None,
@@ -735,7 +745,7 @@ def create_sandbox_app(
         dependencies=protected,
         responses={**_PROBLEM_RESPONSES, 400: {"model": Probleme}},
     )
-    def search_personnes(
+    async def search_personnes(
         espace: RealmHeader = Espace.PRODUCTION,
         telephone: Annotated[str | None, Query(max_length=32)] = None,
         nom: Annotated[str | None, Query(max_length=200)] = None,
@@ -762,7 +772,7 @@ def create_sandbox_app(
         dependencies=protected,
         responses={**_PROBLEM_RESPONSES, 404: {"model": Probleme}},
     )
-    def get_menage(menage_id: str, espace: RealmHeader = Espace.PRODUCTION) -> Menage:
+    async def get_menage(menage_id: str, espace: RealmHeader = Espace.PRODUCTION) -> Menage:
         menage = store.menage(espace, menage_id)
         if menage is None:
             raise ProblemError(404, "Ménage introuvable", f"Ménage {menage_id} introuvable.")
@@ -787,7 +797,7 @@ def create_sandbox_app(
             422: {"model": Probleme, "description": "Demande refusée par SI SIAO"},
         },
     )
-    def create_demande_urgence(
+    async def create_demande_urgence(
         body: NouvelleDemandeUrgence,
         response: Response,
         idempotency_key: Annotated[
@@ -810,6 +820,44 @@ def create_sandbox_app(
             response.headers[REPLAYED_HEADER] = "true"
         return result.demande
 
+    @app.post(
+        "/v1/demandes-urgence/lot",
+        response_model=ResultatLot,
+        tags=["demandes"],
+        summary="Créer des demandes d'urgence par lot, dans l'ordre (reprise après une panne)",
+        description=(
+            "Each element is created as by `POST /v1/demandes-urgence`, in the order given, "
+            "under its own `cle_idempotence` and `utilisateur`; a refused element does not stop "
+            "the others. The answer lists one result per element, in the same order, with the "
+            f"status the element would have had alone. At most {MAX_LOT} elements."
+        ),
+        dependencies=protected,
+        responses=_PROBLEM_RESPONSES,
+    )
+    async def create_demandes_urgence_lot(
+        body: LotDemandesUrgence, espace: RealmHeader = Espace.PRODUCTION
+    ) -> ResultatLot:
+        resultats = []
+        for element in body.demandes:
+            key = element.cle_idempotence
+            try:
+                created = store.create_demande(espace, element.demande, element.utilisateur, key)
+            except ProblemError as exc:
+                resultats.append(
+                    ResultatElementLot(
+                        cle_idempotence=key, statut=exc.problem.status, probleme=exc.problem
+                    )
+                )
+            else:
+                resultats.append(
+                    ResultatElementLot(
+                        cle_idempotence=key,
+                        statut=200 if created.replayed else 201,
+                        demande=created.demande,
+                    )
+                )
+        return ResultatLot(resultats=resultats)
+
     @app.get(
         "/v1/demandes/{demande_id}/statut",
         response_model=DemandeStatus,
@@ -818,19 +866,19 @@ def create_sandbox_app(
         dependencies=protected,
         responses={**_PROBLEM_RESPONSES, 404: {"model": Probleme}},
     )
-    def get_statut(demande_id: str, espace: RealmHeader = Espace.PRODUCTION) -> DemandeStatus:
+    async def get_statut(demande_id: str, espace: RealmHeader = Espace.PRODUCTION) -> DemandeStatus:
         status = store.statut(espace, demande_id)
         if status is None:
             raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")
         return status
 
     @app.put("/_sandbox/panne", include_in_schema=False)
-    def set_outage(switch: OutageSwitch) -> OutageSwitch:
+    async def set_outage(switch: OutageSwitch) -> OutageSwitch:
         outage.active = switch.active
         return switch
 
     @app.put("/_sandbox/demandes/{demande_id}/statut", include_in_schema=False)
-    def set_statut(demande_id: str, statut: StatutDemande) -> Demande:
+    async def set_statut(demande_id: str, statut: StatutDemande) -> Demande:
         demande = store.set_statut(demande_id, statut)
         if demande is None:
             raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")

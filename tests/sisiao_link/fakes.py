@@ -115,11 +115,14 @@ class FakeSiSiao:
     lose_next_creation_answers: int = 0
     reject_with: tuple[int, dict[str, Any]] | None = None
     fail_creations_after: int | None = None
+    refuse_batches: bool = False
     token_requests: int = 0
     requests: list[httpx.Request] = field(default_factory=list)
     request_times: list[datetime] = field(default_factory=list)
     creations: list[Creation] = field(default_factory=list)
     creation_attempts: int = 0
+    batch_calls: int = 0
+    attempted_keys: list[str] = field(default_factory=list)
     tokens: dict[str, datetime] = field(default_factory=dict)
     _by_key: dict[str, Creation] = field(default_factory=dict)
 
@@ -157,6 +160,8 @@ class FakeSiSiao:
             return self._menage(path.rsplit("/", 1)[1])
         if request.method == "GET" and path.endswith("/statut"):
             return self._statut(path.split("/")[3])
+        if request.method == "POST" and path == "/v1/demandes-urgence/lot":
+            return self._create_batch(request)
         if request.method == "POST" and path == "/v1/demandes-urgence":
             return self._create(request)
         return _problem(404, "Ressource inconnue.")
@@ -204,29 +209,49 @@ class FakeSiSiao:
         return _problem(404, f"Demande {demande_id} introuvable.")
 
     def _create(self, request: httpx.Request) -> httpx.Response:
-        self.creation_attempts += 1
         key = request.headers.get(IDEMPOTENCY_HEADER)
         user = request.headers.get(USER_HEADER)
         if not key or not user:
             return _problem(422, "Requête invalide : en-têtes obligatoires absents.")
-        body = json.loads(request.content)
+        status, body = self._create_one(key, user, json.loads(request.content))
+        self._maybe_lose_answer(request)
+        return httpx.Response(status, json=body)
+
+    def _create_batch(self, request: httpx.Request) -> httpx.Response:
+        self.batch_calls += 1
+        if self.refuse_batches:
+            return _problem(422, "Requête invalide : lot illisible.")
+        resultats = []
+        for element in json.loads(request.content)["demandes"]:
+            key = element["cle_idempotence"]
+            status, body = self._create_one(key, element["utilisateur"], element["demande"])
+            outcome: dict[str, Any] = {"cle_idempotence": key, "statut": status}
+            outcome["demande" if status < 300 else "probleme"] = body
+            resultats.append(outcome)
+        self._maybe_lose_answer(request)
+        return httpx.Response(200, json={"resultats": resultats})
+
+    def _maybe_lose_answer(self, request: httpx.Request) -> None:
+        if self.lose_next_creation_answers:
+            # SI SIAO did the work, but the answer never reached us.
+            self.lose_next_creation_answers -= 1
+            raise httpx.ReadTimeout("connection reset after processing", request=request)
+
+    def _create_one(self, key: str, user: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        self.creation_attempts += 1
+        self.attempted_keys.append(key)
         if (
             self.fail_creations_after is not None
             and len(self.creations) >= self.fail_creations_after
         ):
-            return _problem(503, "SI SIAO est en maintenance.")
+            return 503, _problem_body(503, "SI SIAO est en maintenance.")
         previous = self._by_key.get(key)
         if previous is not None:
-            return httpx.Response(
-                200, json=previous.demande, headers={"Idempotency-Replayed": "true"}
-            )
+            return 200, previous.demande
         if self.reject_with is not None:
-            status, problem = self.reject_with
-            return httpx.Response(
-                status, json=problem, headers={"Content-Type": "application/problem+json"}
-            )
+            return self.reject_with
         if "menage_id" in body and body["menage_id"] != MENAGE["id"]:
-            return _problem(422, f"Ménage {body['menage_id']} introuvable dans SI SIAO.")
+            return 422, _problem_body(422, f"Ménage {body['menage_id']} introuvable dans SI SIAO.")
         demande = {
             "id": str(4_500_000_001 + len(self.creations)),
             "menage_id": body.get("menage_id") or str(2_780_000_100 + len(self.creations)),
@@ -240,13 +265,7 @@ class FakeSiSiao:
         creation = Creation(key=key, body=body, user=user, demande=demande)
         self.creations.append(creation)
         self._by_key[key] = creation
-        if self.lose_next_creation_answers:
-            # SI SIAO created the request, but the answer never reached us.
-            self.lose_next_creation_answers -= 1
-            raise httpx.ReadTimeout(
-                "connection reset after the request was processed", request=request
-            )
-        return httpx.Response(201, json=demande)
+        return 201, demande
 
 
 _JSON = {"Content-Type": "application/json"}
@@ -274,10 +293,14 @@ MENAGE: dict[str, Any] = {
 }
 
 
+def _problem_body(status: int, detail: str) -> dict[str, Any]:
+    return {"type": "about:blank", "title": "Erreur", "status": status, "detail": detail}
+
+
 def _problem(status: int, detail: str) -> httpx.Response:
     return httpx.Response(
         status,
-        json={"type": "about:blank", "title": "Erreur", "status": status, "detail": detail},
+        json=_problem_body(status, detail),
         headers={"Content-Type": "application/problem+json"},
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import AsyncIterator
 from datetime import date, timedelta
@@ -16,6 +17,7 @@ from sisiao_link.port import (
     REALM_HEADER,
     USER_HEADER,
     Composition,
+    ElementLot,
     NouvelleDemandeUrgence,
     PublicSpecifique,
     SiSiaoPort,
@@ -234,6 +236,59 @@ async def test_given_the_same_key_twice_when_creating_then_the_same_request_come
     again = await client.create_demande_urgence(DEMANDE, "c.dupont@siao91.example", "key-0003")
     assert again == first
     assert len(sisiao.creations) == 1
+
+
+async def test_when_creating_a_batch_then_each_element_carries_its_key_and_listener(
+    client: HttpSiSiaoClient, sisiao: FakeSiSiao
+) -> None:
+    lot = [
+        ElementLot(cle_idempotence=f"key-lot-{n}", utilisateur=f"ecoutant{n}@x.fr", demande=DEMANDE)
+        for n in range(3)
+    ]
+    resultats = await client.create_demandes_urgence(lot)
+    assert [r.statut for r in resultats] == [201, 201, 201]
+    assert [(c.key, c.user) for c in sisiao.creations] == [
+        (f"key-lot-{n}", f"ecoutant{n}@x.fr") for n in range(3)
+    ]
+    assert [r.demande.id for r in resultats if r.demande] == [
+        c.demande["id"] for c in sisiao.creations
+    ]
+
+
+async def test_given_the_answer_to_a_batch_is_lost_when_retried_then_each_request_exists_once(
+    client: HttpSiSiaoClient, sisiao: FakeSiSiao
+) -> None:
+    sisiao.lose_next_creation_answers = 1
+    lot = [
+        ElementLot(cle_idempotence=f"key-lot-{n}", utilisateur="e@x.fr", demande=DEMANDE)
+        for n in range(2)
+    ]
+    resultats = await client.create_demandes_urgence(lot)
+    assert [r.statut for r in resultats] == [200, 200]  # replayed: created by the lost call
+    assert sisiao.batch_calls == 2
+    assert [c.key for c in sisiao.creations] == ["key-lot-0", "key-lot-1"]
+
+
+async def test_given_a_batch_answer_that_does_not_match_the_batch_then_unavailable(
+    clock: VirtualClock, sisiao: FakeSiSiao
+) -> None:
+    async def drop_last_result(request: httpx.Request) -> httpx.Response:
+        response = await sisiao.handle(request)
+        if request.url.path.endswith("/lot"):
+            body = json.loads(response.content)
+            return httpx.Response(200, json={"resultats": body["resultats"][:-1]})
+        return response
+
+    lot = [
+        ElementLot(cle_idempotence=f"key-lot-{n}", utilisateur="e@x.fr", demande=DEMANDE)
+        for n in range(2)
+    ]
+    async with httpx.AsyncClient(transport=httpx.MockTransport(drop_last_result)) as http:
+        client = make_client(http, clock)
+        with pytest.raises(
+            SiSiaoUnavailable, match=r"réponse illisible de SI SIAO \(lot incomplet\)"
+        ):
+            await client.create_demandes_urgence(lot)
 
 
 async def test_given_sisiao_refuses_a_creation_then_rejected_with_its_reason_and_no_retry(

@@ -162,12 +162,40 @@ async def test_given_sisiao_rejects_a_request_then_its_reason_is_shown_and_the_q
     assert [s.state for s in map(outbox.status, (first, third)) if s] == [OutboxState.ENVOYEE] * 2
 
 
+async def test_given_sisiao_refuses_a_whole_batch_then_requests_go_one_by_one_in_order(
+    outbox: Outbox, sisiao: FakeSiSiao
+) -> None:
+    ids = [outbox.submit(demande(1, MENAGE["id"]), LISTENER)]
+    ids.append(outbox.submit(demande(2, "2789999999"), LISTENER))
+    ids.append(outbox.submit(demande(3), LISTENER))
+    sisiao.refuse_batches = True
+
+    report = await outbox.drain_once()
+
+    assert (report.sent, report.rejected) == (2, 1)
+    assert observations(sisiao) == ["appel 1", "appel 3"]
+    labels = [s.label for s in map(outbox.status, ids) if s is not None]
+    assert labels[1] == "rejetée : Ménage 2789999999 introuvable dans SI SIAO."
+
+
+async def test_given_more_requests_than_a_batch_then_several_calls_in_order(
+    engine: sa.Engine, http: httpx.AsyncClient, clock: VirtualClock, sisiao: FakeSiSiao
+) -> None:
+    client = HttpSiSiaoClient(http, "https://sisiao.test/api", "ivr-115", "secret", clock)
+    outbox = Outbox(engine, client, clock, send_batch=4)
+    for n in range(10):
+        outbox.submit(demande(n), LISTENER)
+    assert (await outbox.drain_once()).sent == 10
+    assert sisiao.batch_calls == 3
+    assert observations(sisiao) == [f"appel {n}" for n in range(10)]
+
+
 async def test_given_a_rejected_request_when_corrected_then_it_is_sent_under_a_new_key(
     outbox: Outbox, sisiao: FakeSiSiao
 ) -> None:
     local_id = outbox.submit(demande(1, "2789999999"), LISTENER)
     await outbox.drain_once()
-    refused_key = sisiao.requests[-1].headers["Idempotency-Key"]
+    (refused_key,) = sisiao.attempted_keys
 
     corrected = outbox.correct_and_resubmit(local_id, demande(1, MENAGE["id"]), "b.martin@x.fr")
     assert (corrected.label, corrected.rejection_reason) == ("en attente d'envoi", None)

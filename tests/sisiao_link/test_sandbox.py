@@ -16,6 +16,7 @@ from sisiao_link.contract import render_yaml
 from sisiao_link.outbox import Outbox, create_schema
 from sisiao_link.port import (
     Composition,
+    ElementLot,
     NouvelleDemandeUrgence,
     NouvellePersonne,
     PublicSpecifique,
@@ -185,6 +186,44 @@ async def test_given_a_request_sisiao_refuses_then_rejected_with_the_reason_show
     assert rejected.value.reason == reason
 
 
+async def test_given_a_batch_then_each_element_is_created_refused_or_replayed_in_order(
+    client: HttpSiSiaoClient, app: FastAPI
+) -> None:
+    already = await client.create_demande_urgence(new_person("DEJA"), LISTENER, "cle-lot-0000")
+    lot = [
+        ElementLot(cle_idempotence="cle-lot-0001", utilisateur=LISTENER, demande=new_person("UN")),
+        ElementLot(
+            cle_idempotence="cle-lot-0002",
+            utilisateur="b.martin@siao91.example",
+            demande=NouvelleDemandeUrgence(menage_id="2789999999", departement="91"),
+        ),
+        ElementLot(
+            cle_idempotence="cle-lot-0000", utilisateur=LISTENER, demande=new_person("DEJA")
+        ),
+        ElementLot(
+            cle_idempotence="cle-lot-0003",
+            utilisateur="b.martin@siao91.example",
+            demande=new_person("TROIS"),
+        ),
+    ]
+    resultats = await client.create_demandes_urgence(lot)
+
+    assert [(r.cle_idempotence, r.statut) for r in resultats] == [
+        ("cle-lot-0001", 201),
+        ("cle-lot-0002", 422),
+        ("cle-lot-0000", 200),
+        ("cle-lot-0003", 201),
+    ]
+    assert resultats[1].reason == "Ménage 2789999999 introuvable dans SI SIAO."
+    assert resultats[2].demande == already
+    created = [r.demande for r in resultats if r.statut == 201]
+    assert [(d.auteur, int(d.id)) for d in created if d] == [
+        (LISTENER, int(already.id) + 1),
+        ("b.martin@siao91.example", int(already.id) + 2),
+    ]
+    assert store(app).count_demandes() == 4  # seeded, "DEJA", "UN", "TROIS"
+
+
 async def test_given_the_sandbox_restarted_when_the_old_token_is_refused_then_a_new_one_works(
     client: HttpSiSiaoClient,
     transport: httpx.ASGITransport,
@@ -292,6 +331,7 @@ def test_the_contract_speaks_sisiao_and_declares_client_credentials() -> None:
     assert sorted(document["paths"]) == [
         "/oauth/token",
         "/v1/demandes-urgence",
+        "/v1/demandes-urgence/lot",
         "/v1/demandes/{demande_id}/statut",
         "/v1/menages/{menage_id}",
         "/v1/personnes",
