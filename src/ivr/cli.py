@@ -245,5 +245,20 @@ def serve(host: str | None, port: int | None, config_path: str | None) -> None:
     uvicorn.run(create_app(services), host=host or settings.host, port=port or settings.port)
 
 
+# --------------------------------------------------------------------------- other packages
+
+
+def _register_commands() -> None:
+    """Commands that live beside the packages they drive."""
+    from geoloc.cli import locate
+    from sisiao_link.cli import sandbox_command
+
+    main.add_command(locate)
+    main.add_command(sandbox_command)
+
+
+_register_commands()
+
+
 if __name__ == "__main__":
     main()
