@@ -203,8 +203,13 @@ def build(data: Path, out: Path) -> None:
             (bounds[0], bounds[1], bounds[2], bounds[3]), GRID_CELL, boundary_tree, classify
         )
         mixed = float((zone.cells == grid.MIXED).mean())
-        log(f"grille {zone_name}: {zone.shape[0]}x{zone.shape[1]} cellules, {mixed:.1%} mixtes")
+        still = float((zone.sub == grid.MIXED).mean()) if zone.sub.size else 0.0
+        log(
+            f"grille {zone_name}: {zone.shape[0]}x{zone.shape[1]} cellules, {mixed:.1%} mixtes, "
+            f"dont {still:.0%} des sous-cellules encore mixtes"
+        )
         arrays[f"grid_{zone_name}"] = zone.cells
+        arrays[f"sub_{zone_name}"] = zone.sub
         zones_meta.append({"name": zone_name, "x0": zone.x0, "y0": zone.y0, "cell": zone.cell})
 
     arrays.update(topology.pack_coordinates(topo.arc_xy))

@@ -200,6 +200,7 @@ class GeoIndex:
                 y0=float(z["y0"]),
                 cell=float(z["cell"]),
                 cells=arrays[f"grid_{z['name']}"],
+                sub=arrays[f"sub_{z['name']}"],
             )
             for z in meta["zones"]
         )

@@ -100,9 +100,36 @@ def test_given_nan_coordinates_then_batch_lookups_say_outside(index: GeoIndex) -
 
 
 def test_given_grid_lookup_outside_every_zone_then_not_covered() -> None:
-    zone = grid.GridZone(x0=0.0, y0=0.0, cell=1.0, cells=np.zeros((2, 2), dtype=np.uint8))
+    zone = grid.GridZone(
+        x0=0.0,
+        y0=0.0,
+        cell=1.0,
+        cells=np.zeros((2, 2), dtype=np.uint8),
+        sub=np.zeros((0, grid.SUB, grid.SUB), dtype=np.uint8),
+    )
     values = grid.lookup([zone], np.array([0.5, 1.5, 2.5, -0.1]), np.array([0.5, 1.5, 0.5, 0.5]))
     assert values.tolist() == [0, 0, grid.NOT_COVERED, grid.NOT_COVERED]
+
+
+def test_given_two_departements_split_inside_a_cell_then_sub_cells_tell_them_apart() -> None:
+    # Département 0 west of x=1.3, département 1 east of it, on a 1-degree grid.
+    west = shapely.box(0, 0, 1.3, 2)
+    east = shapely.box(1.3, 0, 3, 2)
+    boundary = shapely.STRtree(
+        [shapely.LineString([(1.3, 0), (1.3, 2)]), west.exterior, east.exterior]
+    )
+
+    def classify(lons: npt.NDArray[np.float64], lats: npt.NDArray[np.float64]) -> Any:
+        inside = (lons > 0) & (lons < 3) & (lats > 0) & (lats < 2)
+        return np.where(inside, np.where(lons < 1.3, 0, 1), -1)
+
+    zone = grid.build_zone((0, 0, 3, 2), 1.0, boundary, classify)
+    lons = np.array([0.5, 1.1, 1.2, 1.45, 1.9, 2.5, 5.0])
+    lats = np.full(len(lons), 1.5)
+    values = grid.lookup([zone], lons, lats)
+    assert values.tolist() == [0, 0, 0, 1, 1, 1, grid.NOT_COVERED]
+    assert (zone.cells == grid.MIXED).sum() > 0
+    assert len(zone.sub) == (zone.cells == grid.MIXED).sum()
 
 
 # -- the encodings -------------------------------------------------------------------------
