@@ -9,6 +9,9 @@ Baseline, measured in the same process: a brute-force scan that tests every poly
 the layer for every position (département polygons, the union of their communes; commune
 polygons), unprepared and without any index, on a sample of the same positions. The
 indexed answers are checked against the brute force on that sample.
+Times are CPU time of this process (``time.process_time``), best of three runs for all
+but the slow commune brute force and the single-call loop, so other load on the machine
+changes the figures little.
 Targets (issue 6): at least 100,000 positions per second to a département, at least 100
 times the brute-force scan.
 """
@@ -62,9 +65,9 @@ def rate(work: Callable[[], T], count: int, repeat: int = 3) -> tuple[float, T]:
     best = float("inf")
     result: T | None = None
     for _ in range(repeat):
-        started = time.perf_counter()
+        started = time.process_time()
         result = work()
-        best = min(best, time.perf_counter() - started)
+        best = min(best, time.process_time() - started)
     assert result is not None
     return count / best, result
 
@@ -80,12 +83,12 @@ def brute_force(polygons: npt.NDArray[np.object_], lats: FloatArray, lons: Float
 
 
 def main() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     index = GeoIndex.load()
-    tables = time.perf_counter() - started
-    started = time.perf_counter()
+    tables = time.process_time() - started
+    started = time.process_time()
     geometries = index.geometries
-    polygons_load = time.perf_counter() - started
+    polygons_load = time.process_time() - started
     print(f"load: tables {tables * 1000:.0f} ms, polygons {polygons_load * 1000:.0f} ms")
 
     lats, lons = positions(POSITIONS)

@@ -212,6 +212,11 @@ class GeoIndex:
             zones=zones,
         )
 
+    def warm(self) -> GeoIndex:
+        """Read the polygons now (about half a second) rather than on the first query."""
+        self._load_polygons()
+        return self
+
     @property
     def geometries(self) -> npt.NDArray[np.object_]:
         """Commune polygons (several polygons may belong to one merged commune)."""

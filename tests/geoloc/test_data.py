@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from geoloc import container, grid, topology
-from geoloc.index import GeoIndex
+from geoloc.index import GeoDataError, GeoIndex
 
 DATA = resources.files("geoloc").joinpath("data")
 
@@ -31,6 +32,19 @@ def test_given_sources_file_then_it_names_the_sources_and_the_licence() -> None:
     assert "decoupage-administratif" in text
     assert "france-geojson" in text
     assert "ADMIN EXPRESS" in text
+
+
+def test_given_a_fresh_index_then_tables_answer_before_polygons_are_read() -> None:
+    fresh = GeoIndex.load()
+    assert fresh.communes_for_postcode("29200")[0].name == "Brest"
+    assert fresh._polygons is None
+    assert fresh.warm() is fresh
+    assert fresh._polygons is not None
+
+
+def test_given_missing_data_directory_then_french_error(tmp_path: Path) -> None:
+    with pytest.raises(GeoDataError, match="données de géolocalisation illisibles"):
+        GeoIndex.load(tmp_path)
 
 
 def test_given_every_served_departement_then_it_has_polygons(index: GeoIndex) -> None:
