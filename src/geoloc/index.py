@@ -212,6 +212,11 @@ class GeoIndex:
             zones=zones,
         )
 
+    @property
+    def polygons_loaded(self) -> bool:
+        """Whether the commune polygons have been read yet."""
+        return self._polygons is not None
+
     def warm(self) -> GeoIndex:
         """Read the polygons now (about half a second) rather than on the first query."""
         self._load_polygons()

@@ -37,9 +37,9 @@ def test_given_sources_file_then_it_names_the_sources_and_the_licence() -> None:
 def test_given_a_fresh_index_then_tables_answer_before_polygons_are_read() -> None:
     fresh = GeoIndex.load()
     assert fresh.communes_for_postcode("29200")[0].name == "Brest"
-    assert fresh._polygons is None
+    assert fresh.polygons_loaded is False
     assert fresh.warm() is fresh
-    assert fresh._polygons is not None
+    assert fresh.polygons_loaded is True
 
 
 def test_given_missing_data_directory_then_french_error(tmp_path: Path) -> None:

@@ -203,7 +203,7 @@ def test_given_aml_in_geneva_then_accepted_without_departement(locator: Locator)
 @settings(
     max_examples=60,
     deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    suppress_health_check=[HealthCheck.too_slow],
 )
 @given(
     content=st.binary(max_size=400)
