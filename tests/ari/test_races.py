@@ -173,7 +173,7 @@ async def test_given_caller_hangs_up_during_dial_then_outbound_leg_is_hung_up_an
     assert summary.outcome is Outcome.CALLER_HUNG_UP
 
 
-async def test_given_115_call_connected_then_notice_played_before_recording_which_is_stopped_not_discarded(
+async def test_given_115_call_connected_then_notice_first_and_recording_stopped_not_discarded(
     harness: Harness,
 ) -> None:
     await harness.listeners("01", 1)

@@ -97,6 +97,7 @@ class VirtualClock:
 
     async def run_next(self) -> bool:
         """Move to the next due timer and run it (and what it sets off); False when none."""
+        await settle()
         due = self.next_due()
         if due is None:
             return False

@@ -53,6 +53,7 @@ from ivr.transports.ari.client import (
     AriClient,
     AriError,
     AriNotFoundError,
+    AriUnavailableError,
     EventConnector,
     websocket_events,
 )
@@ -70,6 +71,7 @@ log = logging.getLogger(__name__)
 RING_GRACE_S = 2.0  # our own ring timer, in case Asterisk's originate timeout is not heard
 DEDUP_WINDOW = 8192
 PLAYBACK_WATCHDOG_S = 30.0
+STALL_RETRY_S = 2.0
 CALL_EVENTS = frozenset(
     {
         "StasisStart",
@@ -235,6 +237,7 @@ class AriCall:
         self.moh = False
         self.ringing = False
         self.caller_gone = False
+        self.stalled = False  # Asterisk unreachable: the batch waits, it does not skip
         self.ended = False
         self.seq = 0
 
@@ -360,40 +363,55 @@ class AriCall:
         while self.pending and not self.ended and generation == self.generation:
             command = self.pending.popleft()
             self.current = command
-            match command:
-                case Answer():
-                    await self._on_caller(self.t.client.answer(self.call_id))
-                case Play(prompt):
-                    if await self._play(prompt):
-                        self.wait = Wait.PLAYBACK
-                        return
-                case Gather(prompt, _, timeout_s, _):
-                    self.digits = ""
-                    self.wait = Wait.DIGITS
-                    if await self._play(prompt):
-                        self.prompt_playing = True
-                    elif generation == self.generation and not self.ended:
-                        self._arm_timer("digits", timeout_s)
+            try:
+                if await self._execute(command, generation):
                     return
-                case Dial():
-                    await self._dial(command)
-                    return
-                case Hold():
-                    self.wait = Wait.HOLD
-                    await self._quiet(keep_moh=True)
-                    if await self._on_caller(
-                        self.t.client.start_moh(self.call_id, self.t.moh_class)
-                    ):
-                        self.moh = True
-                    return
-                case StartRecording():
-                    await self._start_recording()
-                case StopRecording():
-                    await self._stop_recording()
-                case Hangup():
-                    await self.teardown(hang_up_caller=True)
-                    return
+            except AriUnavailableError as exc:
+                # Nothing is skipped while Asterisk cannot be reached: the command waits
+                # for it (retried shortly, and on resync after the reconnect).
+                log.warning("call %s: Asterisk unreachable (%s), waiting", self.call_id, exc)
+                self.pending.appendleft(command)
+                self.current = None
+                self.wait = Wait.NOTHING
+                self.stalled = True
+                self._arm_timer("retry", STALL_RETRY_S)
+                return
             self.current = None
+
+    async def _execute(self, command: MediaCommand, generation: int) -> bool:
+        """Run one command; True when the call now waits for an event."""
+        match command:
+            case Answer():
+                await self._on_caller(self.t.client.answer(self.call_id))
+            case Play(prompt):
+                if await self._play(prompt):
+                    self.wait = Wait.PLAYBACK
+                    return True
+            case Gather(prompt, _, timeout_s, _):
+                self.digits = ""
+                self.wait = Wait.DIGITS
+                if await self._play(prompt):
+                    self.prompt_playing = True
+                elif generation == self.generation and not self.ended:
+                    self._arm_timer("digits", timeout_s)
+                return True
+            case Dial():
+                await self._dial(command)
+                return True
+            case Hold():
+                self.wait = Wait.HOLD
+                await self._quiet(keep_moh=True)
+                if await self._on_caller(self.t.client.start_moh(self.call_id, self.t.moh_class)):
+                    self.moh = True
+                return True
+            case StartRecording():
+                await self._start_recording()
+            case StopRecording():
+                await self._stop_recording()
+            case Hangup():
+                await self.teardown(hang_up_caller=True)
+                return True
+        return False
 
     async def _on_caller(self, request: Awaitable[None]) -> bool:
         """A request on the caller's channel; a 404 means the caller just left."""
@@ -403,6 +421,8 @@ class AriCall:
         except AriNotFoundError:
             await self._caller_left()
             return False
+        except AriUnavailableError:
+            raise
         except AriError as exc:
             log.warning("call %s: %s", self.call_id, exc)
             return False
@@ -442,6 +462,9 @@ class AriCall:
         except AriNotFoundError:
             self._drop_playback(playback)
             await self._caller_left()
+        except AriUnavailableError:
+            self._drop_playback(playback)
+            raise
         except AriError as exc:
             # Not playable (409/412/5xx): a PlaybackFinished may still come for this id; it
             # will no longer match and is ignored.
@@ -471,7 +494,11 @@ class AriCall:
         self.timer_token += 1
 
     async def _on_timer(self, name: str) -> None:
-        if name == "playback" and self.playback_id is not None:
+        if name == "retry":
+            if self.stalled:
+                self.stalled = False
+                await self._advance()
+        elif name == "playback" and self.playback_id is not None:
             # Far longer than the prompt: was its PlaybackFinished lost?
             playback = self.playback_id
             try:
@@ -603,6 +630,10 @@ class AriCall:
                     caller_id=command.caller_id,
                     timeout_s=command.ring_timeout_s,
                 )
+            except AriUnavailableError:
+                await self._abandon_legs(DialOutcome.NO_ANSWER)
+                self.legs = {}
+                raise
             except AriError as exc:
                 log.warning("call %s: %s not dialled: %s", self.call_id, leg.target.number, exc)
                 if leg.outcome is None:
@@ -741,6 +772,10 @@ class AriCall:
         if self.peer is not None and self.peer not in channels:
             self.peer = None
             await self.feed(PeerHungUp())
+            return
+        if self.stalled:
+            self.stalled = False
+            await self._advance()
             return
         if self.wait is Wait.CONNECTED and self.peer is not None:
             if self.bridge_id is None or self.bridge_id not in bridges:
