@@ -11,10 +11,10 @@ from ivr.flow import prompts
 from ivr.flow.common import (
     ask,
     caller_left,
+    departement_menu,
     dial_next,
     end,
     hunt_order,
-    menu_choice,
     play,
     record_results,
 )
@@ -67,37 +67,8 @@ def start_assistance(ctx: FlowContext, state: CallState) -> list[Command]:
 # --------------------------------------------------------------------------- menus
 
 
-@ASSISTANCE.on(Phase.CORSE_MENU, DigitsReceived, to=(Phase.CORSE_MENU, *AFTER_DEPARTEMENT))
-@ASSISTANCE.on(Phase.OUTREMER_MENU, DigitsReceived, to=(Phase.OUTREMER_MENU, *AFTER_DEPARTEMENT))
-@ASSISTANCE.on(Phase.DEPT_MENU, DigitsReceived, to=(*MENUS, *AFTER_DEPARTEMENT), label="chiffres")
-def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
-    assert isinstance(event, DigitsReceived)
-    choice = menu_choice(state.phase, event.digits)
-    if isinstance(choice, Phase):
-        return ask(ctx, state, choice)
-    if choice is None:
-        return _retry(ctx, state, "invalid_departement")
-    return _departement_chosen(ctx, state, choice)
-
-
-def _menu_timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
-    return _retry(ctx, state, "no_input")
-
-
-for _menu in MENUS:
-    ASSISTANCE.on(
-        _menu,
-        InputTimedOut,
-        to=(_menu, Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
-        label="pas de saisie",
-    )(_menu_timeout)
-
-
-def _retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:
-    state.tries += 1
-    if state.tries >= ctx.config.national.assistance.menu_tries:
-        return [play(state, prompts.fixed("menu_gave_up")), *_tier2(ctx, state, tier1_tried=False)]
-    return ask(ctx, state, state.phase, before=prompts.fixed(why))
+def _gave_up(ctx: FlowContext, state: CallState) -> list[Command]:
+    return [play(state, prompts.fixed("menu_gave_up")), *_tier2(ctx, state, tier1_tried=False)]
 
 
 def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[Command]:
@@ -129,6 +100,15 @@ def _reason(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
 @ASSISTANCE.on(Phase.REASON_MENU, InputTimedOut, to=AFTER_DEPARTEMENT, label="pas de motif")
 def _no_reason(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     return _tier1(ctx, state)
+
+
+departement_menu(
+    ASSISTANCE,
+    _departement_chosen,
+    _gave_up,
+    after_choice=AFTER_DEPARTEMENT,
+    after_giving_up=(Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
+)
 
 
 # --------------------------------------------------------------------------- tier 1

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ivr.flow import prompts
-from ivr.flow.engine import CallState, FlowContext, Phase
+from ivr.flow.engine import CallState, FlowContext, FlowDefinition, Phase
 from ivr.flow.vocabulary import (
     Attempt,
     CancelTimer,
@@ -13,8 +15,11 @@ from ivr.flow.vocabulary import (
     DialOutcome,
     DialResult,
     DialTarget,
+    DigitsReceived,
+    Event,
     Gather,
     Hangup,
+    InputTimedOut,
     Outcome,
     Play,
     Prompt,
@@ -71,6 +76,52 @@ def menu_choice(phase: Phase, digits: str) -> str | Phase | None:
         code = "97" + digits
         return code if len(digits) == 1 and code in BY_CODE else None
     return None
+
+
+MenuChoice = Callable[[FlowContext, CallState, str], list[Command]]
+GaveUp = Callable[[FlowContext, CallState], list[Command]]
+
+
+def departement_menu(
+    definition: FlowDefinition,
+    chosen: MenuChoice,
+    gave_up: GaveUp,
+    after_choice: tuple[Phase, ...],
+    after_giving_up: tuple[Phase, ...],
+) -> None:
+    """Register the département menu (with its Corsica and overseas submenus) on a flow.
+
+    A valid answer goes to ``chosen``; an invalid answer or a time-out asks again, and after
+    the configured number of tries the flow's ``gave_up`` decides where the call goes.
+    """
+
+    def retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:
+        state.tries += 1
+        if state.tries >= ctx.config.national.assistance.menu_tries:
+            return gave_up(ctx, state)
+        return ask(ctx, state, state.phase, before=prompts.fixed(why))
+
+    def digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+        assert isinstance(event, DigitsReceived)
+        choice = menu_choice(state.phase, event.digits)
+        if isinstance(choice, Phase):
+            return ask(ctx, state, choice)
+        if choice is None:
+            return retry(ctx, state, "invalid_departement")
+        return chosen(ctx, state, choice)
+
+    def timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+        return retry(ctx, state, "no_input")
+
+    submenus = (Phase.CORSE_MENU, Phase.OUTREMER_MENU)
+    for menu in MENU_PROMPTS:
+        ahead = (menu, *submenus) if menu is Phase.DEPT_MENU else (menu,)
+        definition.on(
+            menu, DigitsReceived, to=(*ahead, *after_choice, *after_giving_up), label="chiffres"
+        )(digits)
+        definition.on(menu, InputTimedOut, to=(menu, *after_giving_up), label="pas de saisie")(
+            timeout
+        )
 
 
 def play(state: CallState, prompt: Prompt) -> Play:

@@ -10,9 +10,9 @@ from ivr.flow import prompts
 from ivr.flow.common import (
     ask,
     caller_left,
+    departement_menu,
     dial_next,
     end,
-    menu_choice,
     play,
     record_results,
 )
@@ -84,41 +84,12 @@ def _check_queue(state: CallState, code: str) -> list[Command]:
 # --------------------------------------------------------------------------- département menu
 
 
-_AFTER_MENU = (Phase.QUEUE_STATUS, Phase.LRO_DIALING, Phase.ENDED)
-
-
-@EMERGENCY.on(Phase.CORSE_MENU, DigitsReceived, to=(Phase.CORSE_MENU, *_AFTER_MENU))
-@EMERGENCY.on(Phase.OUTREMER_MENU, DigitsReceived, to=(Phase.OUTREMER_MENU, *_AFTER_MENU))
-@EMERGENCY.on(Phase.DEPT_MENU, DigitsReceived, to=(*MENUS, *_AFTER_MENU), label="chiffres")
-def _menu_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
-    assert isinstance(event, DigitsReceived)
-    choice = menu_choice(state.phase, event.digits)
-    if isinstance(choice, Phase):
-        return ask(ctx, state, choice)
-    if choice is None:
-        return _retry(ctx, state, "invalid_departement")
-    if choice not in ctx.config.departements:
-        state.departement = choice
-        state.summary.departement = choice
+def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[Command]:
+    if code not in ctx.config.departements:
+        state.departement = code
+        state.summary.departement = code
         return _lro(ctx, state)  # a département without a configured 115: national LRO
-    return _check_queue(state, choice)
-
-
-def _menu_timeout(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
-    return _retry(ctx, state, "no_input")
-
-
-for _menu in MENUS:
-    EMERGENCY.on(
-        _menu, InputTimedOut, to=(_menu, Phase.LRO_DIALING, Phase.ENDED), label="pas de saisie"
-    )(_menu_timeout)
-
-
-def _retry(ctx: FlowContext, state: CallState, why: str) -> list[Command]:
-    state.tries += 1
-    if state.tries >= ctx.config.national.assistance.menu_tries:
-        return _lro(ctx, state)
-    return ask(ctx, state, state.phase, before=prompts.fixed(why))
+    return _check_queue(state, code)
 
 
 # --------------------------------------------------------------------------- deterrence
@@ -366,3 +337,12 @@ def _peer_left(ctx: FlowContext, state: CallState, event: Event) -> list[Command
 @EMERGENCY.on(None, CallerHungUp, to=(Phase.ENDED,), label="l'appelant raccroche")
 def _caller_left(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     return caller_left(state)
+
+
+departement_menu(
+    EMERGENCY,
+    _departement_chosen,
+    _lro,
+    after_choice=(Phase.QUEUE_STATUS, Phase.LRO_DIALING, Phase.ENDED),
+    after_giving_up=(Phase.LRO_DIALING, Phase.ENDED),
+)
