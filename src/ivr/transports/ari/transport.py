@@ -218,6 +218,7 @@ class AriCall:
         self.call_id = call_id
         self.called = called
         self.caller = caller
+        self.exten = called  # the number as the dialplan saw it (for the fallback context)
         self.mailbox: deque[Item] = deque()
         self.busy = False
         self.wait = Wait.STARTING
@@ -316,7 +317,7 @@ class AriCall:
             await self.t.client.request(
                 "POST",
                 f"/channels/{self.call_id}/continue",
-                {"context": self.t.fallback_context, "extension": "s", "priority": 1},
+                {"context": self.t.fallback_context, "extension": self.exten, "priority": 1},
             )
         except AriError:
             log.warning("call %s: could not hand the caller back to the dialplan", self.call_id)
@@ -1116,6 +1117,7 @@ class AriTransport:
         else:
             raw_called = str((channel.get("dialplan") or {}).get("exten", ""))
         call = AriCall(self, call_id, called_number(raw_called), caller_number(channel))
+        call.exten = raw_called or call.called
         self.calls[call_id] = call
         self.owners[call_id] = call
         call.post(("start", CallStarted(call_id, call.called, call.caller)))

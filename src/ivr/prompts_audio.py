@@ -1,0 +1,131 @@
+"""``ivr prompts build``: the French prompts as 8 kHz WAV files, from their texts.
+
+Each prompt id becomes ``prompts/fr/<id>.wav`` (the name the ARI transport plays as
+``sound:ivr/<id>``), spoken by an offline voice (espeak-ng, resampled by sox). A person can
+record real voices later under the same names: ``prompts/fr/texts.tsv`` lists what each file
+says, and a file whose text did not change is not rendered again unless ``--force``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import click
+
+from ivr.flow import prompts
+from routing.config import RoutingConfig
+from routing.loader import ConfigError, load_config
+
+Synthesizer = Callable[[str, Path], None]
+MANIFEST = "texts.tsv"
+
+
+def prompt_texts(config: RoutingConfig | None, fixed_only: bool = False) -> dict[str, str]:
+    """Every prompt id and its French text: fixed ones, pieces, and the configured ones."""
+    texts = {**prompts.FIXED, **prompts.PIECES}
+    if config is None or fixed_only:
+        return texts
+    texts["urgent_email"] = config.national.urgent_email.prompt
+    for code, dep in sorted(config.departements.items()):
+        deterrence = dep.line_115.deterrence
+        texts[f"deterrence_saturation_{code}"] = deterrence.saturation
+        texts[f"deterrence_closure_{code}"] = deterrence.closure
+        texts[f"deterrence_emergency_closure_{code}"] = deterrence.emergency_closure
+        texts[f"deterrence_max_wait_exceeded_{code}"] = deterrence.max_wait_exceeded
+    return texts
+
+
+def espeak_synthesizer(voice: str = "fr-fr", speed: int = 150) -> Synthesizer:
+    """espeak-ng speaks the text, sox turns it into 8 kHz mono 16-bit WAV for Asterisk."""
+    for tool in ("espeak-ng", "sox"):
+        if shutil.which(tool) is None:
+            raise click.ClickException(
+                f"{tool} est introuvable : installez-le (apt-get install espeak-ng sox)"
+            )
+
+    def synthesize(text: str, out: Path) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "raw.wav"
+            subprocess.run(
+                ["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(raw), text], check=True
+            )
+            subprocess.run(
+                ["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(out)], check=True
+            )
+
+    return synthesize
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def build(
+    texts: dict[str, str], out_dir: Path, synthesize: Synthesizer, force: bool = False
+) -> list[str]:
+    """Render the prompts whose text changed; return the ids rendered."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    manifest = out_dir / MANIFEST
+    known: dict[str, str] = {}
+    if manifest.exists():
+        for line in manifest.read_text().splitlines()[1:]:
+            prompt_id, digest, _ = line.split("\t", 2)
+            known[prompt_id] = digest
+    rendered: list[str] = []
+    for prompt_id, text in sorted(texts.items()):
+        target = out_dir / f"{prompt_id}.wav"
+        if not force and target.exists() and known.get(prompt_id) == _digest(text):
+            continue
+        synthesize(text, target)
+        rendered.append(prompt_id)
+    merged = {**{k: v for k, v in _read_texts(manifest).items() if k not in texts}, **texts}
+    lines = ["id\tsha256\ttext"] + [
+        f"{k}\t{_digest(v)}\t{' '.join(v.split())}" for k, v in sorted(merged.items())
+    ]
+    manifest.write_text("\n".join(lines) + "\n")
+    return rendered
+
+
+def _read_texts(manifest: Path) -> dict[str, str]:
+    if not manifest.exists():
+        return {}
+    out: dict[str, str] = {}
+    for line in manifest.read_text().splitlines()[1:]:
+        prompt_id, _, text = line.split("\t", 2)
+        out[prompt_id] = text
+    return out
+
+
+@click.group("prompts")
+def prompts_group() -> None:
+    """Messages vocaux (fichiers audio des invites)."""
+
+
+@prompts_group.command("build")
+@click.option("--config", "config_path", default="config/departments.yaml", show_default=True)
+@click.option("--out", "out_dir", default="prompts/fr", show_default=True)
+@click.option("--voice", default="fr-fr", show_default=True, help="voix espeak-ng")
+@click.option(
+    "--fixed-only", is_flag=True, help="seulement les invites fixes, pas celles du fichier"
+)
+@click.option(
+    "--force", is_flag=True, help="refaire aussi les fichiers dont le texte n'a pas changé"
+)
+def build_command(
+    config_path: str, out_dir: str, voice: str, fixed_only: bool, force: bool
+) -> None:
+    """Produit les invites en WAV 8 kHz à partir de leurs textes (espeak-ng et sox)."""
+    config = None
+    if not fixed_only:
+        try:
+            config = load_config(config_path)
+        except ConfigError as exc:
+            raise click.ClickException(f"{config_path} : configuration invalide ({exc})") from exc
+    texts = prompt_texts(config, fixed_only)
+    rendered = build(texts, Path(out_dir), espeak_synthesizer(voice), force)
+    click.echo(f"{len(rendered)} invite(s) produite(s), {len(texts)} au total, dans {out_dir}")

@@ -1,0 +1,91 @@
+"""What ships with the transport: compose file, Asterisk configuration, prompts."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import yaml
+
+from ivr.flow import prompts
+from ivr.prompts_audio import build, prompt_texts
+from ivr.transports.ari.dialplan import fallback_dialplan, number_forms
+from routing.index import RouteIndex
+from tests.ari.harness import routing_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_given_compose_file_then_every_service_is_there_and_every_mounted_file_exists() -> None:
+    # Docker does not run on the development machines: the file is checked, not started.
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"asterisk", "redis", "postgres", "sisiao-sandbox", "ivr"}
+    for name, service in services.items():
+        assert "image" in service, name
+        for volume in service.get("volumes", []):
+            source = volume.split(":")[0]
+            if source.startswith("."):
+                assert (ROOT / source).exists(), f"{name}: {source} is missing"
+    env = services["ivr"]["environment"]
+    for key in ("IVR_ARI_URL", "IVR_ARI_USER", "IVR_ARI_PASSWORD", "IVR_ARI_APP"):
+        assert key in env
+    assert env["IVR_ARI_DIAL_TEMPLATE"] == "PJSIP/{number}@operator"
+
+
+def test_given_dialplan_then_inbound_numbers_go_to_stasis_and_fall_back_when_it_fails() -> None:
+    dialplan = (ROOT / "deploy/asterisk/extensions.conf").read_text()
+    assert "Stasis(ivr,inbound,${EXTEN})" in dialplan
+    assert '$["${STASISSTATUS}" = "FAILED"]?ivr-fallback,${EXTEN},1' in dialplan
+    assert "#include extensions_fallback.conf" in dialplan
+
+
+def test_given_routing_file_then_fallback_routes_every_inbound_number_in_every_form() -> None:
+    config = routing_config()
+    generated = fallback_dialplan(config)
+    for number, _route in RouteIndex(config).inbound_numbers().items():
+        for form in number_forms(number):
+            assert f"exten => {form},1,Set(IVR_CALLED={number})" in generated
+    ain = generated.split("[ivr-fallback-115-01]")[1].split("\n\n")[0]
+    assert "Dial(PJSIP/+33261910000@operator&PJSIP/+33261910001@operator" in ain
+    assert "Dial(PJSIP/+33465719900@operator,30)" in ain, "then the LRO"
+    assert ain.rstrip().endswith("Hangup()")
+    assistance = generated.split("[ivr-fallback-assistance]")[1].split("\n\n")[0]
+    assert "+33536490001" in assistance
+    assert "Playback(ivr/urgent_email)" in assistance
+
+
+def test_given_committed_fallback_then_it_matches_the_routing_file() -> None:
+    committed = (ROOT / "deploy/asterisk/extensions_fallback.conf").read_text()
+    assert committed == fallback_dialplan(routing_config())
+
+
+def write_silence(text: str, out: Path) -> None:
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(8000)
+        wav.writeframes(b"\0\0" * 80 * len(text))
+
+
+def test_given_prompt_texts_when_built_twice_then_only_changed_texts_are_rendered_again(
+    tmp_path: Path,
+) -> None:
+    texts = prompt_texts(routing_config())
+    assert texts["deterrence_saturation_01"].startswith("Toutes les lignes du 115 Ain")
+
+    first = build(texts, tmp_path, write_silence)
+    second = build({**texts, "goodbye": "Au revoir et à bientôt."}, tmp_path, write_silence)
+
+    assert set(first) == set(texts)
+    assert second == ["goodbye"]
+    with wave.open(str(tmp_path / "welcome_115.wav")) as wav:
+        assert (wav.getframerate(), wav.getnchannels(), wav.getsampwidth()) == (8000, 1, 2)
+    manifest = (tmp_path / "texts.tsv").read_text()
+    assert "goodbye\t" in manifest
+    assert "Au revoir et à bientôt." in manifest
+
+
+def test_given_committed_prompts_then_every_fixed_prompt_and_piece_has_its_file() -> None:
+    for prompt_id in [*prompts.FIXED, *prompts.PIECES]:
+        assert (ROOT / "prompts/fr" / f"{prompt_id}.wav").exists(), prompt_id
