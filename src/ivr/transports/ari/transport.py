@@ -887,6 +887,129 @@ def _app_args(channel: Mapping[str, Any]) -> list[str]:
     return str((channel.get("dialplan") or {}).get("app_data", "")).split(",")[1:]
 
 
+# --------------------------------------------------------------------------- call-backs
+
+
+class CallbackResult(StrEnum):
+    CONNECTED = "connected"
+    LISTENER_UNREACHABLE = "listener-unreachable"
+    BUSY = "busy"
+    NO_ANSWER = "no-answer"
+    FAILED = "failed"
+
+
+class CallbackCall:
+    """A listener calls a person back: the listener's phone first, then the person's,
+    presenting the emergency services' call-back number (0 800 112 112), then a bridge."""
+
+    def __init__(self, transport: AriTransport, listener: str, number: str, presented: str) -> None:
+        self.t = transport
+        self.id = f"cb{uuid.uuid4().hex[:10]}"
+        self.listener = listener
+        self.number = number
+        self.presented = presented
+        self.listener_leg = f"{self.id}-leg1-{transport.token}"
+        self.person_leg = f"{self.id}-leg2-{transport.token}"
+        self.bridge_id: str | None = None
+        self.up: set[str] = set()
+        self.result: CallbackResult | None = None
+        self.finished = asyncio.Event()
+        self.mailbox: deque[Item] = deque()
+        self.busy = False
+
+    def post(self, item: Item) -> None:
+        self.mailbox.append(item)
+        if not self.busy:
+            self.busy = True
+            self.t.spawn(self._drain())
+
+    async def _drain(self) -> None:
+        try:
+            while self.mailbox:
+                _, event = self.mailbox.popleft()
+                if not self.finished.is_set():
+                    try:
+                        await self._on_event(event)
+                    except Exception:
+                        log.exception("call-back %s failed", self.id)
+                        await self._end(CallbackResult.FAILED)
+        finally:
+            self.busy = False
+
+    async def start(self, ring_timeout_s: int) -> None:
+        self.ring_timeout_s = ring_timeout_s
+        self.t.owners[self.listener_leg] = self
+        try:
+            await self.t.client.originate(
+                channel_id=self.listener_leg,
+                endpoint=dial_endpoint(self.t.dial_template, self.listener),
+                app=self.t.app,
+                app_args=["callback", self.id],
+                caller_id=self.number,  # the listener sees whom they call back
+                timeout_s=ring_timeout_s,
+            )
+        except AriError as exc:
+            log.warning("call-back %s: listener not rung: %s", self.id, exc)
+            await self._end(CallbackResult.LISTENER_UNREACHABLE)
+
+    async def _on_event(self, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        channel_id = event["peer" if kind == "Dial" else "channel"]["id"]
+        if kind == "StasisStart":
+            self.up.add(channel_id)
+            if channel_id == self.listener_leg:
+                self.t.owners[self.person_leg] = self
+                try:
+                    await self.t.client.originate(
+                        channel_id=self.person_leg,
+                        endpoint=dial_endpoint(self.t.dial_template, self.number),
+                        app=self.t.app,
+                        app_args=["callback", self.id],
+                        caller_id=self.presented,
+                        timeout_s=self.ring_timeout_s,
+                    )
+                except AriError as exc:
+                    log.warning("call-back %s: person not rung: %s", self.id, exc)
+                    await self._end(CallbackResult.FAILED)
+            elif channel_id == self.person_leg:
+                self.bridge_id = f"{self.id}-bridge"
+                try:
+                    await self.t.client.create_bridge(self.bridge_id, f"{self.t.app}:{self.id}")
+                    await self.t.client.add_channels(
+                        self.bridge_id, [self.listener_leg, self.person_leg]
+                    )
+                    self.result = CallbackResult.CONNECTED
+                except AriError:
+                    await self._end(CallbackResult.FAILED)
+        elif kind in ("StasisEnd", "ChannelDestroyed"):
+            self.up.discard(channel_id)
+            self.t.owners.pop(channel_id, None)
+            if self.result is CallbackResult.CONNECTED:
+                await self._end(CallbackResult.CONNECTED)
+            elif channel_id == self.listener_leg:
+                await self._end(CallbackResult.LISTENER_UNREACHABLE)
+            elif kind == "ChannelDestroyed":
+                outcome = dial_outcome_from_cause(event.get("cause"))
+                await self._end(
+                    CallbackResult.BUSY
+                    if outcome is DialOutcome.BUSY
+                    else CallbackResult.NO_ANSWER
+                    if outcome is DialOutcome.NO_ANSWER
+                    else CallbackResult.FAILED
+                )
+
+    async def _end(self, result: CallbackResult) -> None:
+        if self.finished.is_set():
+            return
+        self.result = result
+        for leg in (self.listener_leg, self.person_leg):
+            if self.t.owners.pop(leg, None) is not None or leg in self.up:
+                await AriCall._quietly(self.t.client.hangup(leg, "normal"))
+        if self.bridge_id is not None:
+            await AriCall._quietly(self.t.client.destroy_bridge(self.bridge_id))
+        self.finished.set()
+
+
 # --------------------------------------------------------------------------- the transport
 
 
@@ -928,7 +1051,7 @@ class AriTransport:
         self.fallback_context = fallback_context
         self.token = uuid.uuid4().hex[:6]  # tells this instance's ids from another's
         self.calls: dict[str, AriCall] = {}
-        self.owners: dict[str, AriCall] = {}  # channel id -> call (caller, legs, peer)
+        self.owners: dict[str, AriCall | CallbackCall] = {}  # channel id -> its call
         self.playbacks: dict[str, AriCall] = {}
         self.connected = asyncio.Event()
         self.connections = 0
@@ -1021,10 +1144,11 @@ class AriTransport:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def forget(self, call: AriCall) -> None:
-        if self.calls.get(call.call_id) is call:
-            del self.calls[call.call_id]
-        self.owners.pop(call.call_id, None)
+    def forget(self, call: AriCall | CallbackCall) -> None:
+        if isinstance(call, AriCall):
+            if self.calls.get(call.call_id) is call:
+                del self.calls[call.call_id]
+            self.owners.pop(call.call_id, None)
         for key in [k for k, v in self.owners.items() if v is call]:
             del self.owners[key]
         for key in [k for k, v in self.playbacks.items() if v is call]:
@@ -1040,6 +1164,20 @@ class AriTransport:
         self.calls.clear()
         self.owners.clear()
         self.playbacks.clear()
+
+    # ----------------------------------------------------------------- call-backs
+
+    async def place_callback(
+        self, listener: str, number: str, presented: str, ring_timeout_s: int = 30
+    ) -> CallbackCall:
+        """Ring ``listener``, then ``number`` presenting ``presented``; bridge them.
+
+        ``presented`` is the configured call-back number (``national.callback_number``,
+        0 800 112 112). Await ``finished`` on the result to know how it ended.
+        """
+        callback = CallbackCall(self, listener, number, presented)
+        await callback.start(ring_timeout_s)
+        return callback
 
     # ----------------------------------------------------------------- CallTransport
 
@@ -1094,15 +1232,15 @@ class AriTransport:
                 call.post(("event", event))
             return
         channel_id = obj.get("id", "")
-        call = self.owners.get(channel_id)
-        if call is not None:
-            call.post(("event", event))
+        owner = self.owners.get(channel_id)
+        if owner is not None:
+            owner.post(("event", event))
             return
         if kind != "StasisStart":
             return  # a channel that is not ours (the other half of a Local channel, ...)
         args = [str(a) for a in event.get("args") or []]
         role = args[0] if args else ""
-        if role == "dial":
+        if role in ("dial", "callback"):
             # A destination that answered for a call that is over (or never ours).
             self.spawn(self._hang_up_stray(channel_id))
             return

@@ -1,0 +1,50 @@
+"""A listener calls a 115 caller back, presenting 0 800 112 112."""
+
+from __future__ import annotations
+
+from ivr.transports.ari.testing import Destination
+from ivr.transports.ari.transport import CallbackResult
+from tests.ari.harness import Harness, routing_config
+
+LISTENER = "+33261910000"
+PERSON = "+33612345678"
+
+
+async def test_given_listener_and_person_answer_then_bridged_presenting_the_callback_number(
+    harness: Harness,
+) -> None:
+    presented = routing_config().national.callback_number
+    harness.fake.destinations[PERSON] = Destination("answer", after_s=4, talk_s=120)
+    harness.fake.destinations[LISTENER] = Destination("answer", after_s=2, talk_s=None)
+    instance = harness.instance()
+    await instance.start()
+
+    callback = await instance.transport.place_callback(LISTENER, PERSON, presented)
+    await harness.clock.advance(10)
+
+    originated = harness.fake.calls_to("originateWithId")
+    assert [r.params["endpoint"] for r in originated] == [
+        f"PJSIP/{LISTENER}@operator",
+        f"PJSIP/{PERSON}@operator",
+    ]
+    assert originated[1].params["callerId"] == presented == "+33800112112"
+    assert len(harness.fake.calls_to("addChannel")) == 1
+    await harness.clock.advance(200)
+    assert callback.finished.is_set()
+    assert callback.result is CallbackResult.CONNECTED
+    assert harness.fake.leaks() == []
+
+
+async def test_given_person_busy_then_listener_is_hung_up_and_result_is_busy(
+    harness: Harness,
+) -> None:
+    harness.fake.destinations[PERSON] = Destination("busy", after_s=2)
+    harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
+    instance = harness.instance()
+    await instance.start()
+
+    callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
+    await harness.clock.advance(10)
+
+    assert callback.result is CallbackResult.BUSY
+    assert harness.fake.leaks() == []
