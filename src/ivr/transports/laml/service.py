@@ -1,0 +1,922 @@
+"""The LaML transport: provider webhooks become flow events, media commands become verbs.
+
+One inbound call is one session, keyed by the provider's ``CallSid`` (also the flow's call
+id). The caller's leg moves by steps: every document the service returns names its step in
+the URLs of its actions (``?s=3``), so a repeated request (a provider retry, a proxy replay)
+gets the very same document back without touching the flow, and a request for a step the
+call has left gets a 409.
+
+Commands produced outside a webhook (timers, listener offers: ``CallTransport.deliver``)
+cannot be pushed to the caller, because the provider only runs documents it asked for:
+
+* A queued 115 caller runs the wait URL in a loop (each wait document lasts the hold clip,
+  or ``wait_pause_s``). New announcements wait in the session and play at the next loop.
+  Anything else (the maximum wait reached, say) is kept as the session's *pending*
+  commands, and the next wait document is ``<Leave/>``: the caller leaves the queue, the
+  provider requests the ``<Enqueue>`` action, and that answer renders the pending commands.
+* A caller anywhere else (never the case with today's flows, whose timers only run in the
+  queue) is moved by the REST API: ``Calls/{sid}`` is redirected to ``/laml/resume``, which
+  renders the pending commands.
+
+A listener offer becomes an outbound call to the listener's phone through the REST API,
+presenting the number the caller dialled. When the listener answers, the flow learns it
+and the listener's leg runs ``<Dial><Queue>`` of the caller's own queue (one provider queue
+per waiting call, named after it, so the bridge takes exactly the call the flow chose). If
+the listener does not answer, the flow puts the call back at the head of the queue; the
+caller, who never left the provider's queue, notices nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from ivr.flow import Phase
+from ivr.flow.vocabulary import (
+    Answer,
+    CallerHungUp,
+    CallStarted,
+    Dial,
+    DialOutcome,
+    DialResult,
+    DialTarget,
+    DigitsReceived,
+    Event,
+    Gather,
+    Hangup,
+    Hold,
+    InputTimedOut,
+    PeerHungUp,
+    Play,
+    Prompt,
+    Role,
+    StartRecording,
+    StopRecording,
+)
+from ivr.runtime.runtime import CallRuntime, Clock, MediaCommand, UnknownCallError
+from ivr.transports.laml import verbs
+from ivr.transports.laml.client import OutboundCall, ProviderCalls, ProviderError
+from ivr.transports.laml.config import LamlConfig, Urls
+from ivr.transports.laml.documents import Speaker, fallback_document
+from ivr.transports.laml.events import (
+    CallbackUpdate,
+    CallStatusUpdate,
+    Leg,
+    MemoryProviderEvents,
+    ProviderEventSink,
+    RecordingUpdate,
+)
+from ivr.transports.laml.schemas import (
+    RECORDING_STATUS_RANK,
+    Form,
+    WebhookError,
+    call_status_rank,
+    caller_gone,
+    dial_outcome,
+    phone_number,
+    query_step,
+    query_value,
+    unknown_call,
+)
+from ivr.transports.laml.verbs import Document
+
+log = logging.getLogger(__name__)
+
+Query = dict[str, str]
+# The queue announcement can be cut short by a key press (the call-back offer says "tapez 1");
+# the other messages before a queue (welcome, recording notice) are heard in full.
+INTERRUPTIBLE_PROMPTS = frozenset({"queue_position", "queue_callback_offer"})
+WAITING_PHASES = frozenset({Phase.QUEUED, Phase.QUEUE_REFRESH, Phase.LISTENER_DIALING})
+LISTENER_QUEUE_DIAL_TIMEOUT_S = 10
+CALLBACK_RING_TIMEOUT_S = 30
+MAX_SESSIONS = 100_000
+MAX_REMEMBERED_RECORDINGS = 10_000
+
+
+class OverBudgetError(Exception):
+    """The runtime did not answer within the webhook budget."""
+
+
+@dataclass(slots=True)
+class ListenerLeg:
+    """The outbound call to a listener offered a queued caller."""
+
+    token: str
+    number: str
+    sid: str | None = None
+    answered: bool = False
+    done: bool = False  # ended, or given up by the service
+    cancel_wanted: bool = False  # the caller left before the provider gave the leg's sid
+    status_rank: int = -1
+    document: bytes | None = None
+
+
+@dataclass(slots=True)
+class CallSession:
+    """What the transport remembers of one inbound call."""
+
+    call_id: str
+    called: str
+    caller: str | None
+    step: int = 0
+    replies: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    in_queue: bool = False
+    queue_sid: str | None = None
+    announcement: list[Prompt] = field(default_factory=list)
+    pending: list[MediaCommand] | None = None
+    dial_step: int = -1
+    dial_targets: tuple[DialTarget, ...] = ()
+    dial_answered: str | None = None
+    listener: ListenerLeg | None = None
+    flow_ended: bool = False  # the flow hung up (its Hangup may still wait to be sent)
+    ended: bool = False  # the provider's call is over, or it runs the fallback path
+    status_rank: int = -1
+
+    @property
+    def queue_name(self) -> str:
+        return f"ivr-{self.call_id}"
+
+    def remember(self, route: str, request_step: int, document: bytes) -> bytes:
+        """Keep the answer to a request for repeats; the call moves to the next step."""
+        self.replies = {key: doc for key, doc in self.replies.items() if key[1] >= request_step - 1}
+        self.replies[route, request_step] = document
+        self.step = request_step + 1
+        return document
+
+
+@dataclass(slots=True)
+class CallbackAttempt:
+    """A listener's call-back: first the listener's phone, then the person."""
+
+    callback_id: str
+    departement: str
+    listener: str
+    person: str
+    sid: str | None = None
+    status_rank: int = -1
+    result: str | None = None
+
+
+def _new_token() -> str:
+    return secrets.token_hex(8)
+
+
+class LamlTransport:
+    """Webhooks of Twilio or SignalWire in, LaML documents and REST calls out."""
+
+    def __init__(
+        self,
+        runtime: CallRuntime,
+        config: LamlConfig,
+        provider: ProviderCalls,
+        clock: Clock,
+        events: ProviderEventSink | None = None,
+        new_token: Callable[[], str] = _new_token,
+    ) -> None:
+        self.runtime = runtime
+        self.config = config
+        self.provider = provider
+        self.clock = clock
+        self.events: ProviderEventSink = events or MemoryProviderEvents()
+        self.urls = Urls(config.public_base_url)
+        self.speaker = Speaker(config.prompts_base_url, config.say_voice)
+        self._new_token = new_token
+        self.sessions: OrderedDict[str, CallSession] = OrderedDict()
+        self.callbacks: dict[str, CallbackAttempt] = {}
+        self._recordings: OrderedDict[str, int] = OrderedDict()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # ================================================================= caller's leg
+
+    async def incoming(self, form: Form, query: Query) -> bytes:
+        """``POST /laml/voice``: a call arrives; the document asks or routes, as the flow says."""
+        call_id, _, to_raw = form.require("CallSid", "AccountSid", "To")
+        session = self.sessions.get(call_id)
+        if session is not None:  # the same call posted twice
+            async with session.lock:
+                return session.replies.get(("voice", 0)) or verbs.hangup()
+        called = phone_number(to_raw) or to_raw
+        session = CallSession(call_id, called, phone_number(form.get("From")))
+        self._add_session(session)
+        async with session.lock:
+            event = CallStarted(call_id, called, session.caller)
+            try:
+                media = await self._within_budget(session, self.runtime.start_call(event, self))
+            except OverBudgetError:
+                return session.remember("voice", 0, self._abandon(session))
+            return session.remember("voice", 0, self._render(session, media, 1))
+
+    async def gather(self, form: Form, query: Query) -> bytes:
+        """``<Gather>`` action: the digits typed (none when only # was pressed)."""
+
+        async def produce(session: CallSession, step: int) -> bytes:
+            digits = form.get("Digits")
+            event: Event = DigitsReceived(digits) if digits else InputTimedOut()
+            return await self._advance(session, step, [event], form)
+
+        return await self._caller_step("gather", form, query, produce)
+
+    async def no_input(self, form: Form, query: Query) -> bytes:
+        """The ``<Redirect>`` after a ``<Gather>`` that timed out."""
+
+        async def produce(session: CallSession, step: int) -> bytes:
+            return await self._advance(session, step, [InputTimedOut()], form)
+
+        return await self._caller_step("no-input", form, query, produce)
+
+    async def dial_ended(self, form: Form, query: Query) -> bytes:
+        """``<Dial>`` action: the dialled party did not answer, or the conversation is over."""
+        (status,) = form.require("DialCallStatus")
+        outcome = dial_outcome(status)
+
+        async def produce(session: CallSession, next_step: int) -> bytes:
+            this_dial = session.dial_step == next_step - 1
+            events: list[Event]
+            if caller_gone(form):
+                events = [CallerHungUp()]
+            elif this_dial and session.dial_answered is not None:
+                events = [PeerHungUp()]  # the answer came through the whisper URL
+            else:
+                targets = session.dial_targets if this_dial else ()
+                if not targets:
+                    raise WebhookError(409, f"Aucune numérotation en cours pour {session.call_id}")
+                if outcome is DialOutcome.ANSWERED:  # answered, but no whisper reached us
+                    answered = self._answered_result(targets, targets[0].number)
+                    events = [answered, PeerHungUp()]
+                else:
+                    events = [DialResult(tuple((t.number, outcome) for t in targets))]
+            return await self._advance(session, next_step, events, form)
+
+        return await self._caller_step("dial", form, query, produce)
+
+    async def dial_answered(self, form: Form, query: Query) -> bytes:
+        """``<Number url>``: runs on the answering party's leg just before the bridge.
+
+        It tells who answered (several numbers may ring together) and when, so the flow is
+        connected at the right moment whatever order the later callbacks come in. The empty
+        document lets the bridge proceed at once.
+        """
+        form.require("CallSid", "AccountSid")
+        call_id = query_value(query, "call")
+        step = query_step(query)
+        number = query_value(query, "n")
+        session = self._session(call_id)
+        async with session.lock:
+            if session.dial_step != step or session.dial_answered is not None or session.ended:
+                return verbs.empty()  # a repeat, or a dial the call has left
+            if number not in {t.number for t in session.dial_targets}:
+                raise WebhookError(400, f"Numéro non composé pour cet appel : {number}")
+            session.dial_answered = number
+            event = self._answered_result(session.dial_targets, number)
+            self._out_of_band(session, await self._handle(session, event))
+        return verbs.empty()
+
+    async def queue_left(self, form: Form, query: Query) -> bytes:
+        """``<Enqueue>`` action: the caller left the provider's queue, and why."""
+        (result,) = form.require("QueueResult")
+
+        async def produce(session: CallSession, step: int) -> bytes:
+            session.in_queue = False
+            if session.pending is not None:
+                return self._render_pending(session, step)
+            if result == "bridged":
+                # Sent once both parties of the bridge have left it.
+                event: Event = CallerHungUp() if caller_gone(form) else PeerHungUp()
+                return await self._advance(session, step, [event], form)
+            if result == "hangup" or caller_gone(form):
+                return await self._advance(session, step, [CallerHungUp()], form)
+            if result in ("leave", "redirected", "redirected-from-bridged"):
+                state = self.runtime.state(session.call_id)
+                if state is not None and state.phase in WAITING_PHASES:
+                    return self._render(session, [Hold()], step)  # back in the queue
+            log.error("call %s left the provider queue (%s): fallback", session.call_id, result)
+            return self._abandon(session)
+
+        return await self._caller_step("queue", form, query, produce)
+
+    async def resume(self, form: Form, query: Query) -> bytes:
+        """Where a REST redirect sends a caller: the commands that waited for them."""
+
+        async def produce(session: CallSession, step: int) -> bytes:
+            if session.pending is not None:
+                return self._render_pending(session, step)
+            state = self.runtime.state(session.call_id)
+            if state is not None and state.phase in WAITING_PHASES:
+                return self._render(session, [Hold()], step)
+            return self._abandon(session)
+
+        return await self._caller_step("resume", form, query, produce)
+
+    async def wait(self, form: Form, query: Query) -> bytes:
+        """The ``<Enqueue>`` wait URL, requested again each time its document ends."""
+        (call_id,) = form.require("CallSid")
+        session = self._session(call_id)
+        if session.ended:
+            return verbs.hangup()
+        if session.pending is not None or session.flow_ended:
+            return verbs.leave()
+        session.in_queue = True
+        session.queue_sid = form.get("QueueSid") or session.queue_sid
+        doc = Document()
+        interruptible = [p for p in session.announcement if p.id in INTERRUPTIBLE_PROMPTS]
+        for prompt in session.announcement:
+            if prompt.id not in INTERRUPTIBLE_PROMPTS:
+                self.speaker.speak(doc, prompt)
+        session.announcement = []
+        gather = doc.gather(num_digits=1, timeout_s=1, action=self.urls.wait_digits())
+        for prompt in interruptible:
+            self.speaker.speak(doc, prompt, gather)
+        if self.config.hold_music_url:
+            doc.play(self.config.hold_music_url, gather)
+        else:
+            doc.pause(self.config.wait_pause_s, gather)
+        return doc.to_bytes()
+
+    async def wait_digits(self, form: Form, query: Query) -> bytes:
+        """A key pressed while waiting in the queue (1: be called back)."""
+        (call_id,) = form.require("CallSid")
+        session = self._session(call_id)
+        async with session.lock:
+            if session.ended:
+                return verbs.hangup()
+            digits = form.get("Digits")
+            if digits and session.pending is None and not session.flow_ended:
+                self._out_of_band(session, await self._handle(session, DigitsReceived(digits)))
+            if session.pending is not None or session.flow_ended:
+                return verbs.leave()
+        doc = Document()
+        doc.redirect(self.urls.wait())
+        return doc.to_bytes()
+
+    async def fallback(self, form: Form, query: Query) -> bytes:
+        """``POST /laml/fallback``: the document of last resort; needs only the configuration."""
+        raw_step = query.get("step", "0")
+        step = int(raw_step) if raw_step.isdigit() else 0
+        call_id = form.get("CallSid")
+        session = self.sessions.get(call_id) if call_id else None
+        if session is not None and not session.ended:
+            log.error(
+                "call %s handed to the provider fallback (ErrorCode=%s, ErrorUrl=%s)",
+                call_id,
+                form.get("ErrorCode"),
+                form.get("ErrorUrl"),
+            )
+            self._give_up(session)
+        to = phone_number(form.get("To"))
+        return fallback_document(
+            self.runtime.flow,
+            self.urls,
+            self.speaker,
+            to,
+            step,
+            form.get("DialCallStatus") or None,
+            self.clock(),
+        )
+
+    # ================================================================= status callbacks
+
+    async def call_status(self, form: Form, query: Query) -> bytes:
+        """The caller's call status callback (configured on the provider's numbers)."""
+        call_id, _, status = form.require("CallSid", "AccountSid", "CallStatus")
+        session = self._session(call_id)
+        rank = call_status_rank(status)
+        if rank <= session.status_rank:
+            return verbs.empty()  # a repeat, or older news than what we know
+        session.status_rank = rank
+        self._emit_status(call_id, Leg.CALLER, call_id, status, form)
+        if rank == call_status_rank("completed"):
+            async with session.lock:
+                if not session.flow_ended:
+                    await self._handle(session, CallerHungUp())
+                self._end(session)
+        return verbs.empty()
+
+    async def recording_status(self, form: Form, query: Query) -> bytes:
+        """``recordingStatusCallback``: the recording's metadata, for the records."""
+        form.require("AccountSid")
+        recording_sid, status = form.require("RecordingSid", "RecordingStatus")
+        call_id = query.get("call") or form.get("CallSid")
+        if not call_id:
+            raise WebhookError(400, "Paramètre manquant dans l'URL : call")
+        # Accepted even for a call this process does not hold any more: the metadata of a
+        # recording must never be lost (retention and access are audited).
+        rank = RECORDING_STATUS_RANK.get(status, -1)
+        if rank <= self._recordings.get(recording_sid, -1):
+            return verbs.empty()
+        self._recordings[recording_sid] = rank
+        self._recordings.move_to_end(recording_sid)
+        while len(self._recordings) > MAX_REMEMBERED_RECORDINGS:
+            self._recordings.popitem(last=False)
+        update = RecordingUpdate(
+            call_id=call_id,
+            recording_sid=recording_sid,
+            status=status,
+            url=form.get("RecordingUrl") or None,
+            duration_s=_int_or_none(form.get("RecordingDuration")),
+            channels=_int_or_none(form.get("RecordingChannels")),
+            at=self.clock(),
+        )
+        self._spawn(self.events.recording(update))
+        return verbs.empty()
+
+    # ================================================================= listener's leg
+
+    async def listener_answered(self, form: Form, query: Query) -> bytes:
+        """The listener picked up: the flow is connected, the leg takes the caller's queue."""
+        leg_sid, _ = form.require("CallSid", "AccountSid")
+        call_id = query_value(query, "call")
+        token = query_value(query, "leg")
+        session = self.sessions.get(call_id)
+        leg = session.listener if session is not None else None
+        if session is None or leg is None or leg.token != token:
+            return _withdrawn()
+        async with session.lock:
+            if leg.document is not None:
+                return leg.document  # a repeat
+            if session.flow_ended or session.ended:
+                return _withdrawn()
+            leg.answered = True
+            leg.sid = leg.sid or leg_sid
+            media = await self._handle(session, DialResult(((leg.number, DialOutcome.ANSWERED),)))
+            state = self.runtime.state(call_id)
+            if state is None or state.summary.connected_to != leg.number:
+                return _withdrawn()
+            record = any(isinstance(m, StartRecording) for m in media)
+            self._out_of_band(session, media)
+            doc = Document()
+            dial = doc.dial(
+                timeout_s=LISTENER_QUEUE_DIAL_TIMEOUT_S,
+                action=self.urls.listener_end(call_id, token),
+                record=record,
+                recording_callback=self.urls.recording(call_id),
+            )
+            doc.queue(dial, session.queue_name)
+            leg.document = doc.to_bytes()
+            return leg.document
+
+    async def listener_status(self, form: Form, query: Query) -> bytes:
+        """Status callback of a listener's leg: no answer, busy, failed, or the end."""
+        leg_sid, _, status = form.require("CallSid", "AccountSid", "CallStatus")
+        call_id = query_value(query, "call")
+        token = query_value(query, "leg")
+        self._emit_status(call_id, Leg.LISTENER, leg_sid, status, form)
+        session = self.sessions.get(call_id)
+        leg = session.listener if session is not None else None
+        if session is None or leg is None or leg.token != token:
+            return verbs.empty()  # an offer the call has left: nothing to change
+        rank = call_status_rank(status)
+        if rank <= leg.status_rank:
+            return verbs.empty()
+        leg.status_rank = rank
+        leg.sid = leg.sid or leg_sid
+        if rank < call_status_rank("completed"):
+            return verbs.empty()
+        leg.done = True
+        async with session.lock:
+            if session.flow_ended or session.ended:
+                return verbs.empty()
+            if leg.answered:
+                # The listener left the bridge: the caller's <Enqueue> action will come with
+                # "bridged", and get the hang-up the flow answers now.
+                self._out_of_band(session, await self._handle(session, PeerHungUp()))
+            else:
+                # "completed" without an answer: the answer webhook never reached us.
+                outcome = DialOutcome.FAILED if status == "completed" else dial_outcome(status)
+                event = DialResult(((leg.number, outcome),))
+                self._out_of_band(session, await self._handle(session, event))
+        return verbs.empty()
+
+    async def listener_ended(self, form: Form, query: Query) -> bytes:
+        """The listener's ``<Dial><Queue>`` ended: hang the listener's leg up."""
+        form.require("CallSid", "AccountSid")
+        call_id = query_value(query, "call")
+        status = form.get("DialCallStatus")
+        session = self.sessions.get(call_id)
+        if status and dial_outcome(status) is not DialOutcome.ANSWERED and session is not None:
+            log.error("listener leg of %s found no caller in the queue (%s)", call_id, status)
+        return verbs.hangup()
+
+    # ================================================================= call-backs
+
+    async def place_callback(self, departement: str, listener: str, person: str) -> str:
+        """Ring ``listener``; when they answer, call ``person`` presenting 0 800 112 112.
+
+        Returns the call-back's id; raises ``ProviderError`` when the provider refused.
+        """
+        dep = self.runtime.flow.config.departement(departement)
+        if dep is None:
+            raise ValueError(f"unknown département {departement!r}")
+        attempt = CallbackAttempt(self._new_token(), departement, listener, person)
+        self.callbacks[attempt.callback_id] = attempt
+        call = OutboundCall(
+            to=listener,
+            from_=dep.line_115.inbound_numbers[0],
+            url=self.urls.callback_answer(attempt.callback_id),
+            status_callback=self.urls.callback_status(attempt.callback_id),
+            timeout_s=CALLBACK_RING_TIMEOUT_S,
+        )
+        try:
+            attempt.sid = await self.provider.create_call(call)
+        except ProviderError:
+            self._emit_callback(attempt, "listener-unreachable")
+            raise
+        self._emit_callback(attempt, "placed")
+        return attempt.callback_id
+
+    async def callback_answered(self, form: Form, query: Query) -> bytes:
+        form.require("CallSid", "AccountSid")
+        attempt = self._callback(query)
+        doc = Document()
+        doc.say("Rappel en cours. Ne raccrochez pas.", self.config.say_voice)
+        dial = doc.dial(
+            timeout_s=CALLBACK_RING_TIMEOUT_S,
+            action=self.urls.callback_result(attempt.callback_id),
+            caller_id=self.config.callback_caller_id
+            or self.runtime.flow.config.national.callback_number,
+        )
+        doc.number(dial, attempt.person)
+        return doc.to_bytes()
+
+    async def callback_result(self, form: Form, query: Query) -> bytes:
+        form.require("CallSid", "AccountSid")
+        (status,) = form.require("DialCallStatus")
+        attempt = self._callback(query)
+        outcome = dial_outcome(status)
+        if attempt.result is None:
+            attempt.result = "connected" if outcome is DialOutcome.ANSWERED else outcome.value
+            self._emit_callback(attempt, attempt.result)
+        doc = Document()
+        if outcome is not DialOutcome.ANSWERED and not caller_gone(form):
+            why = {
+                DialOutcome.BUSY: "la ligne est occupée",
+                DialOutcome.NO_ANSWER: "la personne n'a pas répondu",
+            }.get(outcome, "l'appel n'a pas pu être établi")
+            doc.say(f"Le rappel n'a pas abouti : {why}.", self.config.say_voice)
+        doc.hangup()
+        return doc.to_bytes()
+
+    async def callback_status(self, form: Form, query: Query) -> bytes:
+        leg_sid, _, status = form.require("CallSid", "AccountSid", "CallStatus")
+        attempt = self._callback(query)
+        rank = call_status_rank(status)
+        if rank <= attempt.status_rank:
+            return verbs.empty()
+        attempt.status_rank = rank
+        self._emit_status(attempt.callback_id, Leg.CALLBACK, leg_sid, status, form)
+        if status in ("busy", "no-answer", "failed", "canceled") and attempt.result is None:
+            attempt.result = "listener-unreachable"
+            self._emit_callback(attempt, attempt.result)
+        return verbs.empty()
+
+    def _callback(self, query: Query) -> CallbackAttempt:
+        callback_id = query_value(query, "cb")
+        attempt = self.callbacks.get(callback_id)
+        if attempt is None:
+            raise WebhookError(404, f"Rappel inconnu : {callback_id}")
+        return attempt
+
+    # ================================================================= CallTransport
+
+    async def deliver(self, call_id: str, commands: list[MediaCommand]) -> None:
+        """Commands for a call produced outside its webhooks (timers, listener offers)."""
+        session = self.sessions.get(call_id)
+        if session is None or session.ended:
+            log.info("commands for call %s dropped: the call is not on this transport", call_id)
+            return
+        self._out_of_band(session, commands)
+
+    def _out_of_band(self, session: CallSession, commands: list[MediaCommand]) -> None:
+        media: list[MediaCommand] = [
+            c for c in commands if not isinstance(c, Answer | StartRecording | StopRecording)
+        ]
+        if any(isinstance(c, Hangup) for c in media):
+            self._flow_ended(session)
+        if not media:
+            return
+        last = media[-1]
+        plays = [c.prompt for c in media if isinstance(c, Play)]
+        if isinstance(last, Dial) and all(t.role is Role.LISTENER for t in last.targets):
+            session.announcement.extend(plays)
+            self._spawn(self._ring_listener(session, last))
+        elif isinstance(last, Hold) and session.in_queue:
+            session.announcement.extend(plays)
+        else:
+            session.pending = media
+            session.announcement = []
+            if not session.in_queue:
+                self._spawn(self._redirect(session))
+
+    async def _ring_listener(self, session: CallSession, dial: Dial) -> None:
+        target = dial.targets[0]  # the dispatcher offers one listener per call
+        leg = ListenerLeg(self._new_token(), target.number)
+        session.listener = leg
+        call = OutboundCall(
+            to=target.number,
+            from_=session.called,
+            url=self.urls.listener_answer(session.call_id, leg.token),
+            status_callback=self.urls.listener_status(session.call_id, leg.token),
+            timeout_s=dial.ring_timeout_s,
+        )
+        try:
+            sid = await self.provider.create_call(call)
+        except ProviderError as error:
+            log.warning("listener %s not called for %s: %s", target.number, session.call_id, error)
+            leg.done = True
+            async with session.lock:
+                if not session.flow_ended and not session.ended:
+                    event = DialResult(((target.number, DialOutcome.FAILED),))
+                    self._out_of_band(session, await self._handle(session, event))
+            return
+        leg.sid = leg.sid or sid
+        if leg.cancel_wanted:
+            await self._cancel_leg(leg)  # the caller left while the call was being placed
+
+    async def _redirect(self, session: CallSession) -> None:
+        try:
+            await self.provider.redirect_call(session.call_id, self.urls.resume(session.step))
+        except ProviderError as error:
+            log.error("call %s could not be redirected to its commands: %s", session.call_id, error)
+
+    async def _cancel_leg(self, leg: ListenerLeg) -> None:
+        if leg.sid is None:
+            return
+        try:
+            await self.provider.end_call(leg.sid, answered=leg.answered)
+        except ProviderError as error:
+            log.warning("listener leg %s not cancelled: %s", leg.sid, error)
+
+    # ================================================================= plumbing
+
+    def _session(self, call_id: str) -> CallSession:
+        session = self.sessions.get(call_id)
+        if session is None:
+            raise unknown_call(call_id)
+        return session
+
+    def _add_session(self, session: CallSession) -> None:
+        self.sessions[session.call_id] = session
+        if len(self.sessions) > MAX_SESSIONS:
+            # Forget the oldest finished calls (a late callback for them gets a 404).
+            for call_id in [c for c, s in self.sessions.items() if s.ended][: MAX_SESSIONS // 10]:
+                del self.sessions[call_id]
+
+    async def _caller_step(
+        self,
+        route: str,
+        form: Form,
+        query: Query,
+        produce: Callable[[CallSession, int], Awaitable[bytes]],
+    ) -> bytes:
+        call_id, _ = form.require("CallSid", "AccountSid")
+        step = query_step(query)
+        session = self._session(call_id)
+        async with session.lock:
+            repeated = session.replies.get((route, step))
+            if repeated is not None:
+                return repeated
+            if session.ended:
+                return verbs.hangup()
+            if step != session.step:
+                raise WebhookError(
+                    409,
+                    f"Étape périmée pour l'appel {call_id} : {step} (en cours : {session.step})",
+                )
+            try:
+                document = await produce(session, step + 1)
+            except OverBudgetError:
+                document = self._abandon(session)
+            return session.remember(route, step, document)
+
+    async def _advance(
+        self, session: CallSession, step: int, events: list[Event], form: Form
+    ) -> bytes:
+        """Feed the events in order and render what the flow answers."""
+        if session.pending is not None:
+            # The flow moved on meanwhile (a timer): what it said then is what the caller
+            # needs now; the event belongs to a state the flow has left.
+            return self._render_pending(session, step)
+        media: list[MediaCommand] = []
+        for event in events:
+            if session.flow_ended:
+                break
+            media += await self._within_budget(session, self._handle(session, event))
+        if not media and session.flow_ended:
+            self._end(session)
+            return verbs.hangup()
+        return self._render(session, media, step)
+
+    async def _handle(self, session: CallSession, event: Event) -> list[MediaCommand]:
+        try:
+            media = await self.runtime.handle(session.call_id, event)
+        except UnknownCallError:
+            self._flow_ended(session)
+            return []
+        if any(isinstance(m, Hangup) for m in media):
+            self._flow_ended(session)
+        return media
+
+    async def _within_budget(
+        self, session: CallSession, work: Coroutine[Any, Any, list[MediaCommand]]
+    ) -> list[MediaCommand]:
+        """The runtime's answer, or ``OverBudgetError`` when it is too slow for a webhook.
+
+        The work is not cancelled (that could leave the call half-updated): it finishes in
+        the background, and the call is handed to the fallback path.
+        """
+        task = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({task}, timeout=self.config.webhook_budget_s)
+        if task in done:
+            return task.result()
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        log.error(
+            "call %s: the runtime took more than %.1f s; fallback document sent",
+            session.call_id,
+            self.config.webhook_budget_s,
+        )
+        raise OverBudgetError(session.call_id)
+
+    def _render_pending(self, session: CallSession, step: int) -> bytes:
+        pending = session.pending or []
+        session.pending = None
+        return self._render(session, pending, step)
+
+    def _render(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
+        """One document for a batch of media commands, ending on its waiting verb."""
+        doc = Document()
+        plays: list[Prompt] = []
+        for command in media:
+            if isinstance(command, Play):
+                plays.append(command.prompt)
+            elif isinstance(command, Gather):
+                self._speak_all(doc, plays)
+                gather = doc.gather(
+                    num_digits=command.max_digits,
+                    timeout_s=command.timeout_s,
+                    action=self.urls.gather(step),
+                )
+                self.speaker.speak(doc, command.prompt, gather)
+                doc.redirect(self.urls.no_input(step))  # a silent caller becomes InputTimedOut
+                return doc.to_bytes()
+            elif isinstance(command, Dial):
+                self._speak_all(doc, plays)
+                self._dial(doc, session, command, step)
+                return doc.to_bytes()
+            elif isinstance(command, Hold):
+                # The messages before the hold play from the wait URL, once the caller is in
+                # the provider's queue: a listener may take the call at any moment.
+                session.announcement.extend(plays)
+                session.in_queue = True
+                doc.enqueue(
+                    session.queue_name, wait_url=self.urls.wait(), action=self.urls.queue(step)
+                )
+                return doc.to_bytes()
+            elif isinstance(command, Hangup):
+                self._speak_all(doc, plays)
+                doc.hangup()
+                self._end(session)
+                return doc.to_bytes()
+        # No waiting command: the flow has nothing for this request (never expected). The
+        # caller must not hear silence: the stateless fallback takes over.
+        log.error(
+            "call %s: no waiting command in %r; fallback document sent", session.call_id, media
+        )
+        return self._abandon(session)
+
+    def _speak_all(self, doc: Document, prompts: list[Prompt]) -> None:
+        for prompt in prompts:
+            self.speaker.speak(doc, prompt)
+        prompts.clear()
+
+    def _dial(self, doc: Document, session: CallSession, dial: Dial, step: int) -> None:
+        session.dial_step = step
+        session.dial_targets = dial.targets
+        session.dial_answered = None
+        # Forwarding keeps the caller's number by default; an explicit callerId must be one
+        # of the account's numbers, so it is only set when the flow presents another one.
+        caller_id = dial.caller_id if dial.caller_id not in (None, session.caller) else None
+        element = doc.dial(
+            timeout_s=dial.ring_timeout_s,
+            action=self.urls.dial(step),
+            caller_id=caller_id,
+            record=self._records_on_answer(session, dial),
+            recording_callback=self.urls.recording(session.call_id),
+        )
+        for target in dial.targets:
+            doc.number(
+                element,
+                target.number,
+                url=self.urls.dial_answered(session.call_id, step, target.number),
+            )
+
+    def _records_on_answer(self, session: CallSession, dial: Dial) -> bool:
+        """Whether the flow will start recording if this dial is answered.
+
+        The flow says so only once the answer is known, but the provider records a bridge
+        only when the ``<Dial>`` asks for it: the answer is stepped on a copy of the state.
+        """
+        state = self.runtime.state(session.call_id)
+        if state is None or not dial.targets:
+            return False
+        probe = copy.deepcopy(state)
+        answer = DialResult(((dial.targets[0].number, DialOutcome.ANSWERED),))
+        commands = self.runtime.flow.step(probe, answer, self.clock())
+        return any(isinstance(c, StartRecording) for c in commands)
+
+    @staticmethod
+    def _answered_result(targets: tuple[DialTarget, ...], number: str) -> DialResult:
+        others = tuple((t.number, DialOutcome.NO_ANSWER) for t in targets if t.number != number)
+        return DialResult(((number, DialOutcome.ANSWERED), *others))
+
+    def _abandon(self, session: CallSession) -> bytes:
+        """Send the caller down the fallback path (LRO), and release the flow's call."""
+        self._give_up(session)
+        return fallback_document(
+            self.runtime.flow, self.urls, self.speaker, session.called, 0, None, self.clock()
+        )
+
+    def _give_up(self, session: CallSession) -> None:
+        if not session.flow_ended:
+            # The provider now follows the fallback document: the flow's call is over for us.
+            self._spawn(self._handle(session, CallerHungUp()))
+        self._end(session)
+
+    def _flow_ended(self, session: CallSession) -> None:
+        session.flow_ended = True
+        leg = session.listener
+        if leg is not None and not leg.answered and not leg.done:
+            # The caller left while the listener's phone rings: stop it.
+            leg.done = True
+            if leg.sid is None:
+                leg.cancel_wanted = True
+            else:
+                self._spawn(self._cancel_leg(leg))
+
+    def _end(self, session: CallSession) -> None:
+        if session.ended:
+            return
+        session.ended = True
+        self._flow_ended(session)
+        if session.queue_sid is not None:
+            self._spawn(self._delete_queue(session.queue_sid))
+
+    async def _delete_queue(self, queue_sid: str) -> None:
+        try:
+            await self.provider.delete_queue(queue_sid)
+        except ProviderError as error:
+            log.info("queue %s not deleted: %s", queue_sid, error)
+
+    def _emit_status(self, call_id: str, leg: Leg, sid: str, status: str, form: Form) -> None:
+        update = CallStatusUpdate(
+            call_id=call_id,
+            leg=leg,
+            provider_sid=sid,
+            status=status,
+            duration_s=_int_or_none(form.get("CallDuration")),
+            at=self.clock(),
+        )
+        self._spawn(self.events.call_status(update))
+
+    def _emit_callback(self, attempt: CallbackAttempt, status: str) -> None:
+        update = CallbackUpdate(
+            callback_id=attempt.callback_id,
+            departement=attempt.departement,
+            listener=attempt.listener,
+            person=attempt.person,
+            status=status,
+            at=self.clock(),
+        )
+        self._spawn(self.events.callback(update))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("LaML background task failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Wait for the background work (REST calls, sink writes): tests, clean shutdown."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
+
+
+def _withdrawn() -> bytes:
+    doc = Document()
+    doc.say("Cet appel n'est plus en attente. Merci.")
+    doc.hangup()
+    return doc.to_bytes()
+
+
+def _int_or_none(raw: str) -> int | None:
+    return int(raw) if raw.isdigit() else None
