@@ -219,7 +219,7 @@ class LamlTransport:
         async def produce(session: CallSession, step: int) -> bytes:
             digits = form.get("Digits")
             event: Event = DigitsReceived(digits) if digits else InputTimedOut()
-            return await self._advance(session, step, [event], form)
+            return await self._advance(session, step, [event])
 
         return await self._caller_step("gather", form, query, produce)
 
@@ -227,7 +227,7 @@ class LamlTransport:
         """The ``<Redirect>`` after a ``<Gather>`` that timed out."""
 
         async def produce(session: CallSession, step: int) -> bytes:
-            return await self._advance(session, step, [InputTimedOut()], form)
+            return await self._advance(session, step, [InputTimedOut()])
 
         return await self._caller_step("no-input", form, query, produce)
 
@@ -252,7 +252,7 @@ class LamlTransport:
                     events = [answered, PeerHungUp()]
                 else:
                     events = [DialResult(tuple((t.number, outcome) for t in targets))]
-            return await self._advance(session, next_step, events, form)
+            return await self._advance(session, next_step, events)
 
         return await self._caller_step("dial", form, query, produce)
 
@@ -289,9 +289,9 @@ class LamlTransport:
             if result == "bridged":
                 # Sent once both parties of the bridge have left it.
                 event: Event = CallerHungUp() if caller_gone(form) else PeerHungUp()
-                return await self._advance(session, step, [event], form)
+                return await self._advance(session, step, [event])
             if result == "hangup" or caller_gone(form):
-                return await self._advance(session, step, [CallerHungUp()], form)
+                return await self._advance(session, step, [CallerHungUp()])
             if result in ("leave", "redirected", "redirected-from-bridged"):
                 state = self.runtime.state(session.call_id)
                 if state is not None and state.phase in WAITING_PHASES:
@@ -694,9 +694,7 @@ class LamlTransport:
                 document = self._abandon(session)
             return session.remember(route, step, document)
 
-    async def _advance(
-        self, session: CallSession, step: int, events: list[Event], form: Form
-    ) -> bytes:
+    async def _advance(self, session: CallSession, step: int, events: list[Event]) -> bytes:
         """Feed the events in order and render what the flow answers."""
         if session.pending is not None:
             # The flow moved on meanwhile (a timer): what it said then is what the caller
