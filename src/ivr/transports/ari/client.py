@@ -12,7 +12,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -67,11 +67,13 @@ class AriClient:
     async def request(
         self, method: str, path: str, params: Params | None = None, body: Json | None = None
     ) -> Any:
+        query = urlencode(_encode(params or {}), quote_via=quote)
+        # The query is encoded here, once: httpx would parse and merge it again.
+        url = f"{self.base}{path}?{query}" if query else self.base + path
         try:
             response = await self.http.request(
                 method,
-                self.base + path,
-                params=_encode(params or {}),
+                url,
                 headers=self._headers,
                 content=json.dumps(body).encode() if body is not None else None,
             )

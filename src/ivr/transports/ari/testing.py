@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import re
+import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -304,6 +305,9 @@ class FakeAsterisk:
         self._ids = itertools.count(1)
         self._epoch = 1795456093
         self.fail_next: dict[str, int] = {}  # nickname -> status to answer once
+        self.measure = False  # bench: event-to-command latencies, in seconds
+        self.latencies: list[float] = []
+        self._event_at: dict[str, float] = {}
 
     # ----------------------------------------------------------------- plumbing
 
@@ -325,6 +329,11 @@ class FakeAsterisk:
             self._check_event(base)
         if self.socket is None or not self.socket.open:
             return  # Asterisk does not queue events while no controller is connected
+        if self.measure:
+            obj = fields.get("channel") or fields.get("playback") or {}
+            target = str(obj.get("target_uri", "")).removeprefix("channel:") or obj.get("id")
+            if target:
+                self._event_at[str(target)] = time.perf_counter()
         for app in (*self.extra_apps, self.app):
             message = json.dumps({**base, "application": app})
             self.socket.queue.put_nowait(message)
@@ -422,6 +431,10 @@ class FakeAsterisk:
             self.violations.append(str(exc))
             return self._error(400, str(exc))
         self.requests.append(Request(request.method, path, op.nickname, query))
+        if self.measure and "channelId" in path_params:
+            sent = self._event_at.pop(path_params["channelId"], None)
+            if sent is not None:
+                self.latencies.append(time.perf_counter() - sent)
         status = self.fail_next.pop(op.nickname, None)
         if status is not None:
             return self._error(status, "injected failure")

@@ -385,6 +385,11 @@ class AriCall:
             case Answer():
                 await self._on_caller(self.t.client.answer(self.call_id))
             case Play(prompt):
+                # Prompts in a row go out as one playback (ARI plays a list of media).
+                while self.pending and isinstance(self.pending[0], Play):
+                    following = self.pending.popleft()
+                    assert isinstance(following, Play)
+                    prompt = _joined(prompt, following.prompt)
                 if await self._play(prompt):
                     self.wait = Wait.PLAYBACK
                     return True
@@ -448,6 +453,9 @@ class AriCall:
     async def _play(self, prompt: Prompt) -> bool:
         """Start a prompt; False when it could not start (the call goes on without it)."""
         generation = self.generation
+        # Why no DELETE /moh first: a file playback deactivates the channel's generator,
+        # music on hold included (Asterisk's ast_openstream_full); Hold starts it again.
+        self.moh = False
         await self._quiet()
         if generation != self.generation or self.ended:
             return False
@@ -870,6 +878,12 @@ class AriCall:
             self.wait = Wait.NOTHING
 
 
+def _joined(first: Prompt, second: Prompt) -> Prompt:
+    return Prompt(
+        f"{first.id}+{second.id}", f"{first.text} {second.text}", first.segments + second.segments
+    )
+
+
 def _longest_playback_s(prompt: Prompt) -> float:
     """Far more than a prompt lasts (French speech: about 15 characters a second)."""
     return PLAYBACK_WATCHDOG_S + len(prompt.text) / 5
@@ -1055,7 +1069,8 @@ class AriTransport:
         self.playbacks: dict[str, AriCall] = {}
         self.connected = asyncio.Event()
         self.connections = 0
-        self.events = 0
+        self.events = 0  # routed to a call
+        self.received = 0  # every event of our application
         self._seen: dict[tuple[Any, ...], None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._replaced = False
@@ -1203,6 +1218,7 @@ class AriTransport:
         kind = event.get("type")
         if event.get("application") != self.app:
             return  # the same event once per application the socket listens to
+        self.received += 1
         if kind == "ApplicationReplaced":
             self._replaced = True
             return
