@@ -19,19 +19,11 @@ ARI_VERSION = "22.10.1"
 
 
 def default_docs_dir() -> Path:
-    """``$IVR_ARI_API_DOCS``, else ``shared/ari-api-docs/<version>`` beside the repository."""
+    """``$IVR_ARI_API_DOCS``, else the copy shipped beside this module (``api_docs/``)."""
     env = os.environ.get(DOCS_ENV)
     if env:
         return Path(env)
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "shared" / "ari-api-docs" / ARI_VERSION
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        f"ARI API documents not found: set {DOCS_ENV} to the folder of Asterisk's "
-        f"rest-api JSON ({ARI_VERSION})"
-    )
+    return Path(__file__).resolve().parent / "api_docs" / ARI_VERSION
 
 
 @dataclass(frozen=True, slots=True)
