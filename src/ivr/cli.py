@@ -194,6 +194,11 @@ def simulate(
         hang_up_at=Phase(hang_up_at) if hang_up_at else None,
     )
     call = Simulator(build_flow(cfg)).run(script, moment)
+    from ivr.records.cli import record_simulation  # the records need SQLAlchemy: load late
+
+    warning = record_simulation(call, moment, Settings())
+    if warning is not None:
+        click.echo(warning, err=True)
     if as_json:
         for step in call.steps:
             click.echo(json.dumps(step_json(step), ensure_ascii=False))
@@ -251,10 +256,14 @@ def serve(host: str | None, port: int | None, config_path: str | None) -> None:
 def _register_commands() -> None:
     """Commands that live beside the packages they drive."""
     from geoloc.cli import locate
+    from ivr.records.cli import calls_group, db_group, purge_command
     from sisiao_link.cli import sandbox_command
 
     main.add_command(locate)
     main.add_command(sandbox_command)
+    main.add_command(db_group)
+    main.add_command(purge_command)
+    main.add_command(calls_group)
 
 
 _register_commands()

@@ -517,6 +517,31 @@ class CallRuntime:
         if state.queued and state.departement is not None:
             self._background_task(self.dispatch(state.departement))
 
+    async def verify_ownership(self) -> list[str]:
+        """Drop the calls another instance took over (after this one lost its lease, e.g.
+        cut off from Redis); returns their ids."""
+        if self.registry is None or not self.calls:
+            return []
+        owned = await self.registry.owned_calls(self.instance_id)
+        lost = []
+        for call_id, call in list(self.calls.items()):
+            if call_id in owned:
+                continue
+            owner = await self.registry.call_owner(call_id)
+            if owner is not None and owner != self.instance_id and self.calls.get(call_id) is call:
+                log.warning("call %s was taken over by %s: dropped here", call_id, owner)
+                self._detach(call)
+                lost.append(call_id)
+        return lost
+
+    def queued_departements(self) -> set[str]:
+        """Départements where calls held here wait in the queue."""
+        return {
+            call.state.departement
+            for call in self.calls.values()
+            if call.state.queued and call.state.departement is not None
+        }
+
     async def hand_over(self) -> int:
         """Stop here cleanly: save every call, drop it locally, end this instance's lease
         so that the others take the calls over at once. Returns how many were handed."""

@@ -1,0 +1,281 @@
+"""The durable records: calls and their legs, recordings, call-backs, flagged numbers,
+escalations, accounts and roles, configuration versions and the audit log (SQLAlchemy 2).
+
+Every time is stored in UTC (``UtcDateTime``), on SQLite as on PostgreSQL. Caller data
+(numbers) is nullable everywhere: ``ivr purge`` erases it after the retention period and
+leaves the rest of the record for the statistics.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # SQLite autoincrements INTEGER
+
+
+class UtcDateTime(sa.TypeDecorator[datetime]):
+    """An aware datetime, stored in UTC; SQLite's naive values come back as UTC."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: records need an aware time")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UtcDateTime(),
+        dict[str, Any]: sa.JSON(),
+    }
+
+
+class CallbackStatus(StrEnum):
+    REQUESTED = "requested"
+    DONE = "done"
+    ABANDONED = "abandoned"
+
+
+class EscalationStatus(StrEnum):
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class AccountRole(StrEnum):
+    LISTENER = "listener"  # 115 écoutant
+    REFERENT = "referent"  # tier 1, local SI referent
+    SUPPORT = "support"  # tier 2, national support
+    ADMIN_DEPARTEMENT = "admin_departement"
+    ADMIN_NATIONAL = "admin_national"
+
+
+# --------------------------------------------------------------------------- calls
+
+
+class Call(Base):
+    """One call on either line, as it ended."""
+
+    __tablename__ = "calls"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    line: Mapped[str | None] = mapped_column(sa.String(16))
+    departement: Mapped[str | None] = mapped_column(sa.String(3), index=True)
+    caller: Mapped[str | None] = mapped_column(sa.String(32), index=True)
+    called: Mapped[str] = mapped_column(sa.String(32))
+    arrived_at: Mapped[datetime] = mapped_column(index=True)
+    answered_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime]
+    outcome: Mapped[str | None] = mapped_column(sa.String(32))
+    tier_reached: Mapped[str | None] = mapped_column(sa.String(16))
+    connected_to: Mapped[str | None] = mapped_column(sa.String(32))
+    connected_role: Mapped[str | None] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.String(64))
+    deterrence: Mapped[str | None] = mapped_column(sa.String(32))
+    lro_used: Mapped[bool] = mapped_column(default=False)
+    callback_registered: Mapped[bool] = mapped_column(default=False)
+    prompts: Mapped[list[str]] = mapped_column(sa.JSON(), default=list)
+    instance_id: Mapped[str | None] = mapped_column(sa.String(128))
+    takeovers: Mapped[int] = mapped_column(default=0)
+    caller_purged_at: Mapped[datetime | None]
+
+    legs: Mapped[list[CallLeg]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="CallLeg.seq"
+    )
+    events: Mapped[list[CallEvent]] = relationship(
+        back_populates="call", cascade="all, delete-orphan", order_by="CallEvent.seq"
+    )
+
+
+class CallLeg(Base):
+    """One destination tried during a call, with its role and result."""
+
+    __tablename__ = "call_legs"
+    __table_args__ = (sa.UniqueConstraint("call_pk", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_pk: Mapped[int] = mapped_column(BigId, sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    number: Mapped[str] = mapped_column(sa.String(32))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    result: Mapped[str] = mapped_column(sa.String(16))
+    started_at: Mapped[datetime | None]
+
+    call: Mapped[Call] = relationship(back_populates="legs")
+
+
+class CallEvent(Base):
+    """Something notable in a call: deterrence, LRO, call-back, takeover by an instance."""
+
+    __tablename__ = "call_events"
+    __table_args__ = (sa.UniqueConstraint("call_pk", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_pk: Mapped[int] = mapped_column(BigId, sa.ForeignKey("calls.id", ondelete="CASCADE"))
+    seq: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    detail: Mapped[str | None] = mapped_column(sa.String(200))
+    at: Mapped[datetime | None]
+
+    call: Mapped[Call] = relationship(back_populates="events")
+
+
+# --------------------------------------------------------------------------- around calls
+
+
+class Recording(Base):
+    """A call recording: its metadata and where the file is (``location`` None once purged)."""
+
+    __tablename__ = "recordings"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str] = mapped_column(sa.String(128), index=True)
+    started_at: Mapped[datetime] = mapped_column(index=True)
+    duration_s: Mapped[float | None]
+    location: Mapped[str | None] = mapped_column(sa.String(500))
+    media_type: Mapped[str] = mapped_column(sa.String(64), default="audio/wav")
+    size_bytes: Mapped[int | None] = mapped_column(sa.BigInteger())
+    purged_at: Mapped[datetime | None]
+
+
+class Callback(Base):
+    """A call-back the caller asked for, and whether (and by whom) it was done."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(sa.String(128), unique=True)
+    departement: Mapped[str] = mapped_column(sa.String(3), index=True)
+    number: Mapped[str | None] = mapped_column(sa.String(32))
+    requested_at: Mapped[datetime] = mapped_column(index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default=CallbackStatus.REQUESTED.value)
+    done_at: Mapped[datetime | None]
+    done_by: Mapped[str | None] = mapped_column(sa.String(128))
+    note: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class FlaggedNumber(Base):
+    """A caller number flagged by a listener (repeat or abusive caller): its own prompt."""
+
+    __tablename__ = "flagged_numbers"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(32), unique=True)
+    departement: Mapped[str | None] = mapped_column(sa.String(3))
+    reason: Mapped[str] = mapped_column(sa.Text())
+    flagged_by: Mapped[str] = mapped_column(sa.String(128))
+    flagged_at: Mapped[datetime]
+    active: Mapped[bool] = mapped_column(default=True)
+    cleared_at: Mapped[datetime | None]
+    cleared_by: Mapped[str | None] = mapped_column(sa.String(128))
+
+
+class Escalation(Base):
+    """A ticket from tier 1 to tier 2 with a reason from the nomenclature."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    call_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    departement: Mapped[str | None] = mapped_column(sa.String(3))
+    from_tier: Mapped[int] = mapped_column(default=1)
+    to_tier: Mapped[int] = mapped_column(default=2)
+    reason_code: Mapped[str] = mapped_column(sa.String(64))
+    note: Mapped[str] = mapped_column(sa.Text(), default="")
+    status: Mapped[str] = mapped_column(
+        sa.String(16), default=EscalationStatus.OPEN.value, index=True
+    )
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+# --------------------------------------------------------------------------- people and admin
+
+
+class Account(Base):
+    """A person who signs in: listener, referent, support agent or admin."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    login: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    email: Mapped[str | None] = mapped_column(sa.String(254))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    roles: Mapped[list[AccountRoleGrant]] = relationship(
+        back_populates="account", cascade="all, delete-orphan"
+    )
+
+
+class AccountRoleGrant(Base):
+    """A role of an account, for one département or (``departement`` None) nationally."""
+
+    __tablename__ = "account_roles"
+    __table_args__ = (sa.UniqueConstraint("account_id", "role", "departement"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(sa.String(32))
+    departement: Mapped[str | None] = mapped_column(sa.String(3))
+
+    account: Mapped[Account] = relationship(back_populates="roles")
+
+
+class ConfigVersion(Base):
+    """A version of the routing file that was validated and applied."""
+
+    __tablename__ = "config_versions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    content: Mapped[str] = mapped_column(sa.Text())
+    author: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime]
+    applied_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(sa.Text())
+
+
+class AuditEntry(Base):
+    """Who read or changed what, when; kept when caller data is purged."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(sa.String(128), index=True)
+    action: Mapped[str] = mapped_column(sa.String(32))
+    object_type: Mapped[str] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(sa.String(128))
+    detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON())

@@ -1,0 +1,682 @@
+"""Reading and writing the records: idempotent batched call writes, and the queries the
+CLI and the pages need. Synchronous (SQLAlchemy 2 Core and ORM): the write-behind writer
+calls it from its own thread, never from the event loop."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from ivr.flow.vocabulary import CallSummary
+from ivr.records.models import (
+    Account,
+    AccountRole,
+    AccountRoleGrant,
+    AuditEntry,
+    Call,
+    Callback,
+    CallbackStatus,
+    CallEvent,
+    CallLeg,
+    ConfigVersion,
+    Escalation,
+    EscalationStatus,
+    FlaggedNumber,
+    Recording,
+)
+from ivr.runtime.runtime import FinishedCall
+
+Clock = Callable[[], datetime]
+CALLS = cast(sa.Table, Call.__table__)
+LEGS = cast(sa.Table, CallLeg.__table__)
+EVENTS = cast(sa.Table, CallEvent.__table__)
+CALLBACKS = cast(sa.Table, Callback.__table__)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class LegRecord:
+    number: str
+    role: str
+    result: str
+    started_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    kind: str  # deterrence, lro, callback, takeover
+    detail: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """What is written for one finished call."""
+
+    call_id: str
+    line: str | None
+    departement: str | None
+    caller: str | None
+    called: str
+    arrived_at: datetime
+    ended_at: datetime
+    answered_at: datetime | None = None
+    outcome: str | None = None
+    tier_reached: str | None = None
+    connected_to: str | None = None
+    connected_role: str | None = None
+    reason: str | None = None
+    deterrence: str | None = None
+    lro_used: bool = False
+    callback_registered: bool = False
+    prompts: tuple[str, ...] = ()
+    legs: tuple[LegRecord, ...] = ()
+    events: tuple[EventRecord, ...] = ()
+    instance_id: str | None = None
+    takeovers: int = 0
+
+    @classmethod
+    def from_summary(
+        cls,
+        summary: CallSummary,
+        arrived_at: datetime,
+        ended_at: datetime,
+        *,
+        answered_at: datetime | None = None,
+        dials: Sequence[tuple[str, datetime]] = (),
+        instance_id: str | None = None,
+        takeovers: int = 0,
+    ) -> CallRecord:
+        """The record of a call from the flow's summary and what the transport timed."""
+        started: dict[str, list[datetime]] = {}
+        for number, at in dials:
+            started.setdefault(number, []).append(at)
+        legs = []
+        for attempt in summary.attempts:
+            times = started.get(attempt.number)
+            legs.append(
+                LegRecord(
+                    attempt.number,
+                    attempt.role.value,
+                    attempt.result.value,
+                    times.pop(0) if times else None,
+                )
+            )
+        events = []
+        if summary.deterrence:
+            events.append(EventRecord("deterrence", summary.deterrence))
+        if summary.lro_used:
+            lro = [leg for leg in legs if leg.role == "lro"]
+            if summary.connected_role is not None and summary.connected_role.value == "lro":
+                detail = "connecté"
+            else:
+                detail = f"{len(lro)} destination(s) sans réponse" if lro else "aucune destination"
+            events.append(EventRecord("lro", detail))
+        if summary.callback_registered:
+            events.append(EventRecord("callback", "demandé", ended_at))
+        if takeovers:
+            events.append(EventRecord("takeover", f"{takeovers} reprise(s)", None))
+        if summary.connected_role is not None:
+            tier: str | None = summary.connected_role.value
+        else:
+            tier = summary.attempts[-1].role.value if summary.attempts else None
+        return cls(
+            call_id=summary.call_id,
+            line=summary.line.value if summary.line else None,
+            departement=summary.departement,
+            caller=summary.caller,
+            called=summary.called,
+            arrived_at=arrived_at,
+            ended_at=ended_at,
+            answered_at=answered_at,
+            outcome=summary.outcome.value if summary.outcome else None,
+            tier_reached=tier,
+            connected_to=summary.connected_to,
+            connected_role=summary.connected_role.value if summary.connected_role else None,
+            reason=summary.reason,
+            deterrence=summary.deterrence,
+            lro_used=summary.lro_used,
+            callback_registered=summary.callback_registered,
+            prompts=tuple(summary.prompts),
+            legs=tuple(legs),
+            events=tuple(events),
+            instance_id=instance_id,
+            takeovers=takeovers,
+        )
+
+    @classmethod
+    def from_finished(cls, call: FinishedCall) -> CallRecord:
+        return cls.from_summary(
+            call.summary,
+            call.started_at,
+            call.ended_at,
+            answered_at=call.answered_at,
+            dials=call.dials,
+            instance_id=call.instance_id,
+            takeovers=call.takeovers,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "call",
+            "call_id": self.call_id,
+            "line": self.line,
+            "departement": self.departement,
+            "caller": self.caller,
+            "called": self.called,
+            "arrived_at": self.arrived_at.isoformat(),
+            "ended_at": self.ended_at.isoformat(),
+            "answered_at": _iso(self.answered_at),
+            "outcome": self.outcome,
+            "tier_reached": self.tier_reached,
+            "connected_to": self.connected_to,
+            "connected_role": self.connected_role,
+            "reason": self.reason,
+            "deterrence": self.deterrence,
+            "lro_used": self.lro_used,
+            "callback_registered": self.callback_registered,
+            "prompts": list(self.prompts),
+            "legs": [[g.number, g.role, g.result, _iso(g.started_at)] for g in self.legs],
+            "events": [[e.kind, e.detail, _iso(e.at)] for e in self.events],
+            "instance_id": self.instance_id,
+            "takeovers": self.takeovers,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallRecord:
+        return cls(
+            call_id=data["call_id"],
+            line=data["line"],
+            departement=data["departement"],
+            caller=data["caller"],
+            called=data["called"],
+            arrived_at=datetime.fromisoformat(data["arrived_at"]),
+            ended_at=datetime.fromisoformat(data["ended_at"]),
+            answered_at=_when(data["answered_at"]),
+            outcome=data["outcome"],
+            tier_reached=data["tier_reached"],
+            connected_to=data["connected_to"],
+            connected_role=data["connected_role"],
+            reason=data["reason"],
+            deterrence=data["deterrence"],
+            lro_used=data["lro_used"],
+            callback_registered=data["callback_registered"],
+            prompts=tuple(data["prompts"]),
+            legs=tuple(LegRecord(n, r, res, _when(at)) for n, r, res, at in data["legs"]),
+            events=tuple(EventRecord(k, d, _when(at)) for k, d, at in data["events"]),
+            instance_id=data["instance_id"],
+            takeovers=data["takeovers"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequest:
+    """A call-back a caller asked for during a call."""
+
+    call_id: str
+    departement: str
+    number: str
+    requested_at: datetime
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "callback",
+            "call_id": self.call_id,
+            "departement": self.departement,
+            "number": self.number,
+            "requested_at": self.requested_at.isoformat(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CallbackRequest:
+        return cls(
+            data["call_id"],
+            data["departement"],
+            data["number"],
+            datetime.fromisoformat(data["requested_at"]),
+        )
+
+
+Item = CallRecord | CallbackRequest
+
+
+def item_from_dict(data: dict[str, Any]) -> Item:
+    if data.get("kind") == "callback":
+        return CallbackRequest.from_dict(data)
+    return CallRecord.from_dict(data)
+
+
+@dataclass(slots=True)
+class WriteResult:
+    calls: int = 0
+    callbacks: int = 0
+    duplicates: list[str] = field(default_factory=list)  # call ids already recorded
+
+
+@dataclass(frozen=True, slots=True)
+class CallRow:
+    """A recorded call as ``ivr calls list`` shows it."""
+
+    call_id: str
+    line: str | None
+    departement: str | None
+    caller: str | None
+    called: str
+    arrived_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    outcome: str | None
+    tier_reached: str | None
+    connected_to: str | None
+    deterrence: str | None
+    lro_used: bool
+    callback_registered: bool
+    instance_id: str | None
+    takeovers: int
+    legs: tuple[LegRecord, ...]
+    events: tuple[EventRecord, ...]
+
+    @property
+    def duration_s(self) -> float:
+        return (self.ended_at - self.arrived_at).total_seconds()
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "call_id": self.call_id,
+            "line": self.line,
+            "departement": self.departement,
+            "caller": self.caller,
+            "called": self.called,
+            "arrived_at": self.arrived_at.isoformat(),
+            "answered_at": _iso(self.answered_at),
+            "ended_at": self.ended_at.isoformat(),
+            "duration_s": round(self.duration_s, 1),
+            "outcome": self.outcome,
+            "tier_reached": self.tier_reached,
+            "connected_to": self.connected_to,
+            "deterrence": self.deterrence,
+            "lro_used": self.lro_used,
+            "callback_registered": self.callback_registered,
+            "legs": [
+                {"number": g.number, "role": g.role, "result": g.result, "at": _iso(g.started_at)}
+                for g in self.legs
+            ],
+            "events": [{"kind": e.kind, "detail": e.detail, "at": _iso(e.at)} for e in self.events],
+            "instance": self.instance_id,
+            "takeovers": self.takeovers,
+        }
+
+
+class RecordStore:
+    """The records database, through an engine whose schema is up to date."""
+
+    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+        self.engine = engine
+        self.clock = clock
+
+    def ensure_directory(self) -> None:
+        """Create the embedded SQLite file's directory if needed."""
+        database = self.engine.url.database
+        if self.engine.dialect.name == "sqlite" and database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+    def _insert(self, table: sa.Table) -> Any:
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        if self.engine.dialect.name == "sqlite":
+            return sqlite.insert(table)
+        raise NotImplementedError(f"records on {self.engine.dialect.name} are not supported")
+
+    # ----------------------------------------------------------------- writes
+
+    def write(self, items: Sequence[Item]) -> WriteResult:
+        """Write a batch in one transaction; a call already recorded is left as it is
+        (writes are retried, so they must be idempotent) and reported as a duplicate."""
+        result = WriteResult()
+        calls = [i for i in items if isinstance(i, CallRecord)]
+        callbacks = [i for i in items if isinstance(i, CallbackRequest)]
+        with self.engine.begin() as conn:
+            if calls:
+                self._write_calls(conn, calls, result)
+            if callbacks:
+                rows = [
+                    {
+                        "call_id": c.call_id,
+                        "departement": c.departement,
+                        "number": c.number,
+                        "requested_at": c.requested_at,
+                        "status": CallbackStatus.REQUESTED.value,
+                    }
+                    for c in callbacks
+                ]
+                stmt = self._insert(CALLBACKS).on_conflict_do_nothing(index_elements=["call_id"])
+                inserted = conn.execute(stmt.returning(CALLBACKS.c.id), rows)
+                result.callbacks = len(inserted.all())
+        return result
+
+    def _write_calls(
+        self, conn: sa.Connection, calls: Sequence[CallRecord], result: WriteResult
+    ) -> None:
+        table = CALLS
+        unique: dict[str, CallRecord] = {}
+        for record in calls:
+            if record.call_id in unique:
+                result.duplicates.append(record.call_id)
+            unique.setdefault(record.call_id, record)
+        rows = [
+            {
+                "call_id": r.call_id,
+                "line": r.line,
+                "departement": r.departement,
+                "caller": r.caller,
+                "called": r.called,
+                "arrived_at": r.arrived_at,
+                "answered_at": r.answered_at,
+                "ended_at": r.ended_at,
+                "outcome": r.outcome,
+                "tier_reached": r.tier_reached,
+                "connected_to": r.connected_to,
+                "connected_role": r.connected_role,
+                "reason": r.reason,
+                "deterrence": r.deterrence,
+                "lro_used": r.lro_used,
+                "callback_registered": r.callback_registered,
+                "prompts": list(r.prompts),
+                "instance_id": r.instance_id,
+                "takeovers": r.takeovers,
+            }
+            for r in unique.values()
+        ]
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["call_id"])
+        inserted = {
+            call_id: pk
+            for pk, call_id in conn.execute(stmt.returning(table.c.id, table.c.call_id), rows).all()
+        }
+        result.duplicates += [call_id for call_id in unique if call_id not in inserted]
+        result.calls = len(inserted)
+        legs = [
+            {
+                "call_pk": inserted[r.call_id],
+                "seq": n,
+                "number": leg.number,
+                "role": leg.role,
+                "result": leg.result,
+                "started_at": leg.started_at,
+            }
+            for r in unique.values()
+            if r.call_id in inserted
+            for n, leg in enumerate(r.legs)
+        ]
+        if legs:
+            conn.execute(sa.insert(LEGS), legs)
+        events = [
+            {
+                "call_pk": inserted[r.call_id],
+                "seq": n,
+                "kind": event.kind,
+                "detail": event.detail,
+                "at": event.at,
+            }
+            for r in unique.values()
+            if r.call_id in inserted
+            for n, event in enumerate(r.events)
+        ]
+        if events:
+            conn.execute(sa.insert(EVENTS), events)
+
+    # ----------------------------------------------------------------- calls
+
+    def latest_calls(self, limit: int = 20) -> list[CallRow]:
+        """The most recent calls first."""
+        with Session(self.engine) as session:
+            calls = session.scalars(
+                sa.select(Call).order_by(Call.arrived_at.desc(), Call.id.desc()).limit(limit)
+            ).all()
+            return [self._row(call) for call in calls]
+
+    def call(self, call_id: str) -> CallRow | None:
+        with Session(self.engine) as session:
+            call = session.scalar(sa.select(Call).where(Call.call_id == call_id))
+            return self._row(call) if call is not None else None
+
+    def count_calls(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.scalar(sa.select(sa.func.count()).select_from(Call)) or 0)
+
+    @staticmethod
+    def _row(call: Call) -> CallRow:
+        return CallRow(
+            call_id=call.call_id,
+            line=call.line,
+            departement=call.departement,
+            caller=call.caller,
+            called=call.called,
+            arrived_at=call.arrived_at,
+            answered_at=call.answered_at,
+            ended_at=call.ended_at,
+            outcome=call.outcome,
+            tier_reached=call.tier_reached,
+            connected_to=call.connected_to,
+            deterrence=call.deterrence,
+            lro_used=call.lro_used,
+            callback_registered=call.callback_registered,
+            instance_id=call.instance_id,
+            takeovers=call.takeovers,
+            legs=tuple(LegRecord(g.number, g.role, g.result, g.started_at) for g in call.legs),
+            events=tuple(EventRecord(e.kind, e.detail, e.at) for e in call.events),
+        )
+
+    # ----------------------------------------------------------------- call-backs
+
+    def pending_callbacks(self, departement: str | None = None) -> list[Callback]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            query = sa.select(Callback).where(Callback.status == CallbackStatus.REQUESTED.value)
+            if departement is not None:
+                query = query.where(Callback.departement == departement)
+            return list(session.scalars(query.order_by(Callback.requested_at)).all())
+
+    def complete_callback(
+        self, callback_id: int, by: str, status: CallbackStatus = CallbackStatus.DONE
+    ) -> None:
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            callback = session.get_one(Callback, callback_id)
+            callback.status = status.value
+            callback.done_at = now
+            callback.done_by = by
+            self._audit(session, by, "update", "callback", str(callback_id), {"status": status})
+
+    # ----------------------------------------------------------------- numbers, escalations
+
+    def flag_number(
+        self, number: str, reason: str, by: str, departement: str | None = None
+    ) -> None:
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            flag = session.scalar(sa.select(FlaggedNumber).where(FlaggedNumber.number == number))
+            if flag is None:
+                flag = FlaggedNumber(number=number, reason=reason, flagged_by=by, flagged_at=now)
+                session.add(flag)
+            flag.reason, flag.flagged_by, flag.flagged_at = reason, by, now
+            flag.departement, flag.active, flag.cleared_at, flag.cleared_by = (
+                departement,
+                True,
+                None,
+                None,
+            )
+            self._audit(session, by, "flag", "number", None, {"departement": departement})
+
+    def is_flagged(self, number: str) -> bool:
+        with self.engine.connect() as conn:
+            found = conn.scalar(
+                sa.select(FlaggedNumber.id).where(
+                    FlaggedNumber.number == number, FlaggedNumber.active.is_(True)
+                )
+            )
+            return found is not None
+
+    def escalate(
+        self,
+        *,
+        reason_code: str,
+        by: str,
+        note: str = "",
+        call_id: str | None = None,
+        departement: str | None = None,
+    ) -> int:
+        """Open a tier 1 → tier 2 escalation; returns its id."""
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            escalation = Escalation(
+                call_id=call_id,
+                departement=departement,
+                reason_code=reason_code,
+                note=note,
+                created_by=by,
+                created_at=now,
+                updated_at=now,
+                status=EscalationStatus.OPEN.value,
+                from_tier=1,
+                to_tier=2,
+            )
+            session.add(escalation)
+            session.flush()
+            self._audit(session, by, "create", "escalation", str(escalation.id), None)
+            return escalation.id
+
+    def set_escalation_status(self, escalation_id: int, status: EscalationStatus, by: str) -> None:
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            escalation = session.get_one(Escalation, escalation_id)
+            escalation.status = status.value
+            escalation.updated_at = now
+            escalation.closed_at = now if status is EscalationStatus.CLOSED else None
+            self._audit(session, by, "update", "escalation", str(escalation_id), {"status": status})
+
+    # ----------------------------------------------------------------- accounts, config
+
+    def add_account(
+        self,
+        login: str,
+        display_name: str,
+        roles: Iterable[tuple[AccountRole, str | None]],
+        by: str,
+        email: str | None = None,
+    ) -> int:
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            account = Account(
+                login=login, display_name=display_name, email=email, created_at=now, active=True
+            )
+            account.roles = [
+                AccountRoleGrant(role=role.value, departement=dep) for role, dep in roles
+            ]
+            session.add(account)
+            session.flush()
+            self._audit(session, by, "create", "account", login, None)
+            return account.id
+
+    def roles_of(self, login: str) -> list[tuple[AccountRole, str | None]]:
+        with Session(self.engine) as session:
+            grants = session.scalars(
+                sa.select(AccountRoleGrant)
+                .join(Account)
+                .where(Account.login == login, Account.active.is_(True))
+            ).all()
+            return [(AccountRole(g.role), g.departement) for g in grants]
+
+    def record_config_version(
+        self, content: str, sha256: str, author: str, comment: str | None = None
+    ) -> int:
+        now = self.clock()
+        with Session(self.engine) as session, session.begin():
+            version = ConfigVersion(
+                sha256=sha256,
+                content=content,
+                author=author,
+                created_at=now,
+                applied_at=now,
+                comment=comment,
+            )
+            session.add(version)
+            session.flush()
+            self._audit(session, author, "apply", "config_version", str(version.id), None)
+            return version.id
+
+    def add_recording(
+        self,
+        call_id: str,
+        started_at: datetime,
+        location: str,
+        duration_s: float | None = None,
+        size_bytes: int | None = None,
+        media_type: str = "audio/wav",
+    ) -> int:
+        with Session(self.engine) as session, session.begin():
+            recording = Recording(
+                call_id=call_id,
+                started_at=started_at,
+                location=location,
+                duration_s=duration_s,
+                size_bytes=size_bytes,
+                media_type=media_type,
+            )
+            session.add(recording)
+            session.flush()
+            return recording.id
+
+    # ----------------------------------------------------------------- audit
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Log who read or changed what (now)."""
+        with Session(self.engine) as session, session.begin():
+            self._audit(session, actor, action, object_type, object_id, detail)
+
+    def _audit(
+        self,
+        session: Session,
+        actor: str,
+        action: str,
+        object_type: str,
+        object_id: str | None,
+        detail: dict[str, Any] | None,
+    ) -> None:
+        session.add(
+            AuditEntry(
+                at=self.clock(),
+                actor=actor,
+                action=action,
+                object_type=object_type,
+                object_id=object_id,
+                detail=detail,
+            )
+        )
+
+    def audit_entries(self, limit: int = 100) -> list[AuditEntry]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            return list(
+                session.scalars(
+                    sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+                ).all()
+            )
