@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from ivr.transports.laml.schemas import parse_pairs
 from ivr.transports.laml.signature import SignatureChecker, compute_signature, url_variants
 
 
@@ -120,3 +124,20 @@ def test_given_missing_token_or_relative_base_url_then_checker_refuses_to_exist(
 ) -> None:
     with pytest.raises(ValueError, match=r"auth token is empty|not an http"):
         SignatureChecker(token, base)
+
+
+@given(
+    st.lists(
+        st.tuples(st.text(min_size=1, max_size=12), st.text(max_size=20)), min_size=0, max_size=8
+    )
+)
+def test_given_any_urlencoded_form_then_fields_parse_as_the_standard_library_does(
+    pairs: list[tuple[str, str]],
+) -> None:
+    body = urlencode(pairs)
+    assert parse_pairs(body) == parse_qsl(body, keep_blank_values=True)
+    assert parse_pairs("From=%2B33612345678&To=%2b33806000156&msg=Gather+End") == [
+        ("From", "+33612345678"),
+        ("To", "+33806000156"),
+        ("msg", "Gather End"),
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 from ivr.settings import Settings
 
@@ -61,6 +61,12 @@ class LamlConfig:
         )
 
 
+def _quote(value: str | int) -> str:
+    if isinstance(value, int):
+        return str(value)
+    return value if value.isalnum() else quote(value, safe="")
+
+
 class Urls:
     """Absolute URLs of the webhooks, as the provider requests (and signs) them."""
 
@@ -68,26 +74,27 @@ class Urls:
         self.base = public_base_url.rstrip("/") + PREFIX
 
     def _url(self, path: str, **query: str | int) -> str:
-        return (
-            f"{self.base}{path}?{urlencode(query, quote_via=quote)}" if query else self.base + path
-        )
+        if not query:
+            return self.base + path
+        pairs = "&".join(f"{name}={_quote(value)}" for name, value in query.items())
+        return f"{self.base}{path}?{pairs}"
 
     # The caller's leg: each document's actions carry its step, so a repeated request is
     # recognised and answered with the same document.
     def gather(self, step: int) -> str:
-        return self._url("/gather", s=step)
+        return f"{self.base}/gather?s={step}"
 
     def no_input(self, step: int) -> str:
-        return self._url("/no-input", s=step)
+        return f"{self.base}/no-input?s={step}"
 
     def dial(self, step: int) -> str:
-        return self._url("/dial", s=step)
+        return f"{self.base}/dial?s={step}"
 
     def dial_answered(self, call_id: str, step: int, number: str) -> str:
         return self._url("/dial/answered", call=call_id, s=step, n=number)
 
     def queue(self, step: int) -> str:
-        return self._url("/queue", s=step)
+        return f"{self.base}/queue?s={step}"
 
     def wait(self) -> str:
         return self._url("/wait")
@@ -96,7 +103,7 @@ class Urls:
         return self._url("/wait/digits")
 
     def resume(self, step: int) -> str:
-        return self._url("/resume", s=step)
+        return f"{self.base}/resume?s={step}"
 
     def fallback(self, step: int = 0) -> str:
         return self._url("/fallback", step=step) if step else self._url("/fallback")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from ivr.flow.vocabulary import DialOutcome
 from routing.phone import try_normalize
@@ -44,7 +44,30 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         raise WebhookError(400, "Corps de requête illisible (UTF-8 attendu)") from None
-    return parse_qsl(text, keep_blank_values=True)
+    return parse_pairs(text)
+
+
+def parse_pairs(text: str) -> list[tuple[str, str]]:
+    """``urllib.parse.parse_qsl(text, keep_blank_values=True)``, faster on plain pieces.
+
+    Most fields of a webhook need no decoding (``CallStatus=ringing``); only those with a
+    ``%`` or a ``+`` go through ``unquote_plus``, exactly as ``parse_qsl`` would decode them.
+    """
+    pairs: list[tuple[str, str]] = []
+    for piece in text.split("&"):
+        if not piece:
+            continue
+        name, _, value = piece.partition("=")
+        if "+" in piece:
+            name, value = unquote_plus(name), unquote_plus(value)
+        elif "%" in piece:
+            if piece.count("%") == piece.count("%2B"):
+                # Only E.164 plus signs (From=%2B33...): what unquote_plus gives, cheaply.
+                name, value = name.replace("%2B", "+"), value.replace("%2B", "+")
+            else:
+                name, value = unquote_plus(name), unquote_plus(value)
+        pairs.append((name, value))
+    return pairs
 
 
 class Form:

@@ -33,9 +33,9 @@ import copy
 import logging
 import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar, cast
 
 from ivr.flow import Phase
 from ivr.flow.vocabulary import (
@@ -97,6 +97,7 @@ LISTENER_QUEUE_DIAL_TIMEOUT_S = 10
 CALLBACK_RING_TIMEOUT_S = 30
 MAX_SESSIONS = 100_000
 MAX_REMEMBERED_RECORDINGS = 10_000
+MAX_CACHED_MENUS = 4096
 
 
 class OverBudgetError(Exception):
@@ -191,6 +192,7 @@ class LamlTransport:
         self.sessions: OrderedDict[str, CallSession] = OrderedDict()
         self.callbacks: dict[str, CallbackAttempt] = {}
         self._recordings: OrderedDict[str, int] = OrderedDict()
+        self._menus: dict[tuple[tuple[MediaCommand, ...], int], bytes] = {}
         self._background: set[asyncio.Task[Any]] = set()
 
     # ================================================================= caller's leg
@@ -728,9 +730,24 @@ class LamlTransport:
         The work is not cancelled (that could leave the call half-updated): it finishes in
         the background, and the call is handed to the fallback path.
         """
-        task = asyncio.ensure_future(work)
-        done, _ = await asyncio.wait({task}, timeout=self.config.webhook_budget_s)
-        if task in done:
+        task = start_eagerly(work)
+        if isinstance(task, Finished):
+            return task.value  # it never waited (in-process state): no task, no timer
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+
+        def wake(_: object = None) -> None:
+            if not waiter.done():
+                waiter.set_result(None)
+
+        task.add_done_callback(wake)
+        timer = loop.call_later(self.config.webhook_budget_s, wake)
+        try:
+            await waiter
+        finally:
+            timer.cancel()
+            task.remove_done_callback(wake)
+        if task.done():
             return task.result()
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -748,6 +765,23 @@ class LamlTransport:
 
     def _render(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
         """One document for a batch of media commands, ending on its waiting verb."""
+        if (
+            media
+            and isinstance(media[-1], Gather)
+            and all(isinstance(m, Play | Answer) for m in media[:-1])
+        ):
+            # Menus are the same for every call at the same step: rendered once.
+            key = (tuple(media), step)
+            cached = self._menus.get(key)
+            if cached is None:
+                cached = self._render_batch(session, media, step)
+                if len(self._menus) >= MAX_CACHED_MENUS:
+                    self._menus.clear()
+                self._menus[key] = cached
+            return cached
+        return self._render_batch(session, media, step)
+
+    def _render_batch(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
         doc = Document()
         plays: list[Prompt] = []
         for command in media:
@@ -918,3 +952,52 @@ def _withdrawn() -> bytes:
 
 def _int_or_none(raw: str) -> int | None:
     return int(raw) if raw.isdigit() else None
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Finished(Generic[T]):
+    value: T
+
+
+def start_eagerly(work: Coroutine[Any, Any, T]) -> Finished[T] | asyncio.Task[T]:
+    """Run ``work`` until it first waits; finish it in a task only if it does.
+
+    What ``asyncio.eager_task_factory`` does in Python 3.12: a webhook whose runtime work
+    never waits (state in this process) costs no task and no trip through the event loop.
+    """
+    try:
+        waiting_on = work.send(None)
+    except StopIteration as stop:
+        return Finished(cast(T, stop.value))
+    return asyncio.ensure_future(_carry_on(work, waiting_on))
+
+
+async def _carry_on(work: Coroutine[Any, Any, T], waiting_on: Any) -> T:
+    return await _Resumed(work, waiting_on)
+
+
+class _Resumed(Generic[T]):
+    """Awaitable that hands the task the future ``work`` already waits on, then drives it."""
+
+    def __init__(self, work: Coroutine[Any, Any, T], waiting_on: Any) -> None:
+        self._work = work
+        self._waiting_on = waiting_on
+
+    def __await__(self) -> Generator[Any, Any, T]:
+        yielded = self._waiting_on
+        while True:
+            try:
+                sent = yield yielded
+            except BaseException as error:  # cancellation or a failed future: pass it on
+                try:
+                    yielded = self._work.throw(error)
+                except StopIteration as stop:
+                    return cast(T, stop.value)
+            else:
+                try:
+                    yielded = self._work.send(sent)
+                except StopIteration as stop:
+                    return cast(T, stop.value)

@@ -64,6 +64,9 @@ class Verdict:
     reason: str
 
 
+_GENUINE = Verdict(True, "")
+
+
 class SignatureChecker:
     """Checks webhook signatures against the auth token and the public URL; fails closed."""
 
@@ -75,6 +78,10 @@ class SignatureChecker:
         self._token = token
         self.public_base_url = public_base_url.rstrip("/")
 
+    def _matches(self, url: str, params: Sequence[tuple[str, str]], presented: list[bytes]) -> bool:
+        expected = compute_signature(self._token, url, params).encode("ascii")
+        return any(hmac.compare_digest(expected, candidate) for candidate in presented)
+
     def public_url(self, path: str, query: str) -> str:
         """The URL the provider requested: public base URL + path + raw query string."""
         return self.public_base_url + path + ("?" + query if query else "")
@@ -85,11 +92,12 @@ class SignatureChecker:
         """Valid when one of the presented signatures matches ``url`` and ``params``."""
         if not signatures:
             return Verdict(False, "no X-Twilio-Signature or X-SignalWire-Signature header")
-        for candidate in url_variants(url):
-            expected = compute_signature(self._token, candidate, params)
-            for presented in signatures:
-                if hmac.compare_digest(expected.encode("ascii"), presented.strip().encode()):
-                    return Verdict(True, "")
+        presented = [s.strip().encode() for s in signatures]
+        if self._matches(url, params, presented):
+            return _GENUINE
+        for candidate in url_variants(url)[1:]:
+            if self._matches(candidate, params, presented):
+                return _GENUINE
         return Verdict(
             False,
             f"signature does not match {url} (check IVR_PUBLIC_BASE_URL and the auth token)",

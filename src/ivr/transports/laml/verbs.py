@@ -2,6 +2,9 @@
 
 Only the verbs and attributes this service uses, spelled as both providers document them
 (TwiML for Twilio, cXML/LaML for SignalWire). Attribute values are strings in the XML.
+The tree is written out by ``_write`` rather than ``ElementTree.tostring``: these documents
+have no namespaces, comments or tails, and the general serializer's namespace pass costs
+more than the whole rest of a webhook.
 """
 
 from __future__ import annotations
@@ -115,7 +118,44 @@ class Document:
         return len(self.root)
 
     def to_bytes(self) -> bytes:
-        return XML_DECLARATION + ET.tostring(self.root, encoding="unicode").encode("utf-8")
+        out: list[str] = []
+        _write(self.root, out)
+        return XML_DECLARATION + "".join(out).encode("utf-8")
+
+
+def _escape_text(text: str) -> str:
+    if "&" in text:
+        text = text.replace("&", "&amp;")
+    if "<" in text:
+        text = text.replace("<", "&lt;")
+    if ">" in text:
+        text = text.replace(">", "&gt;")
+    return text
+
+
+def _escape_attr(value: str) -> str:
+    value = _escape_text(value)
+    if '"' in value:
+        value = value.replace('"', "&quot;")
+    for raw, entity in (("\n", "&#10;"), ("\r", "&#13;"), ("\t", "&#09;")):
+        if raw in value:
+            value = value.replace(raw, entity)
+    return value
+
+
+def _write(element: ET.Element, out: list[str]) -> None:
+    out.append("<" + element.tag)
+    for name, value in element.attrib.items():
+        out.append(f' {name}="{_escape_attr(value)}"')
+    if not element.text and not len(element):
+        out.append("/>")
+        return
+    out.append(">")
+    if element.text:
+        out.append(_escape_text(element.text))
+    for child in element:
+        _write(child, out)
+    out.append(f"</{element.tag}>")
 
 
 def empty() -> bytes:
