@@ -78,7 +78,7 @@ def laml_router(transport: LamlTransport) -> APIRouter:
         "/queue": transport.queue_left,
         "/wait": transport.wait,
         "/wait/digits": transport.wait_digits,
-        "/resume": transport.resume,
+        "/resume": transport.redirected,
         "/fallback": transport.fallback,
     }
     others: dict[str, Handler] = {

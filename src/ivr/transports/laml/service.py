@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar, cast
 
 from ivr.flow import Phase
+from ivr.flow.engine import CallState
 from ivr.flow.vocabulary import (
     Answer,
     CallerHungUp,
@@ -59,6 +60,7 @@ from ivr.flow.vocabulary import (
     StartRecording,
     StopRecording,
 )
+from ivr.runtime.commands import decode_media, encode_media
 from ivr.runtime.runtime import CallRuntime, Clock, MediaCommand, UnknownCallError
 from ivr.transports.laml import verbs
 from ivr.transports.laml.client import OutboundCall, ProviderCalls, ProviderError
@@ -98,6 +100,7 @@ CALLBACK_RING_TIMEOUT_S = 30
 MAX_SESSIONS = 100_000
 MAX_REMEMBERED_RECORDINGS = 10_000
 MAX_CACHED_MENUS = 4096
+ANY_STEP = -1  # a call resumed from another instance: its next request sets the step
 
 
 class OverBudgetError(Exception):
@@ -239,7 +242,7 @@ class LamlTransport:
         outcome = dial_outcome(status)
 
         async def produce(session: CallSession, next_step: int) -> bytes:
-            this_dial = session.dial_step == next_step - 1
+            this_dial = session.dial_step in (next_step - 1, ANY_STEP)
             events: list[Event]
             if caller_gone(form):
                 events = [CallerHungUp()]
@@ -269,9 +272,13 @@ class LamlTransport:
         call_id = query_value(query, "call")
         step = query_step(query)
         number = query_value(query, "n")
-        session = self._session(call_id)
+        session = await self._find(call_id)
         async with session.lock:
-            if session.dial_step != step or session.dial_answered is not None or session.ended:
+            if (
+                session.dial_step not in (step, ANY_STEP)
+                or session.dial_answered is not None
+                or session.ended
+            ):
                 return verbs.empty()  # a repeat, or a dial the call has left
             if number not in {t.number for t in session.dial_targets}:
                 raise WebhookError(400, f"Numéro non composé pour cet appel : {number}")
@@ -303,7 +310,7 @@ class LamlTransport:
 
         return await self._caller_step("queue", form, query, produce)
 
-    async def resume(self, form: Form, query: Query) -> bytes:
+    async def redirected(self, form: Form, query: Query) -> bytes:
         """Where a REST redirect sends a caller: the commands that waited for them."""
 
         async def produce(session: CallSession, step: int) -> bytes:
@@ -319,7 +326,7 @@ class LamlTransport:
     async def wait(self, form: Form, query: Query) -> bytes:
         """The ``<Enqueue>`` wait URL, requested again each time its document ends."""
         (call_id,) = form.require("CallSid")
-        session = self._session(call_id)
+        session = await self._find(call_id)
         if session.ended:
             return verbs.hangup()
         if session.pending is not None or session.flow_ended:
@@ -344,7 +351,7 @@ class LamlTransport:
     async def wait_digits(self, form: Form, query: Query) -> bytes:
         """A key pressed while waiting in the queue (1: be called back)."""
         (call_id,) = form.require("CallSid")
-        session = self._session(call_id)
+        session = await self._find(call_id)
         async with session.lock:
             if session.ended:
                 return verbs.hangup()
@@ -387,7 +394,7 @@ class LamlTransport:
     async def call_status(self, form: Form, query: Query) -> bytes:
         """The caller's call status callback (configured on the provider's numbers)."""
         call_id, _, status = form.require("CallSid", "AccountSid", "CallStatus")
-        session = self._session(call_id)
+        session = await self._find(call_id)
         rank = call_status_rank(status)
         if rank <= session.status_rank:
             return verbs.empty()  # a repeat, or older news than what we know
@@ -594,6 +601,70 @@ class LamlTransport:
             return
         self._out_of_band(session, commands)
 
+    # ----------------------------------------------------------------- other instances
+
+    def call_data(self, call_id: str) -> dict[str, Any]:
+        """What another instance needs to carry the call on (saved with the call's snapshot).
+
+        Saved when the runtime steps the call, before this webhook's document is rendered:
+        the step itself is not saved, the resumed session takes the next one it is shown.
+        """
+        session = self.sessions.get(call_id)
+        if session is None:
+            return {}
+        leg = session.listener
+        return {
+            "called": session.called,
+            "caller": session.caller,
+            "in_queue": session.in_queue,
+            "queue_sid": session.queue_sid,
+            "dial_answered": session.dial_answered,
+            "announcement": [encode_media(Play(p)) for p in session.announcement],
+            "pending": [encode_media(c) for c in session.pending or []],
+            "listener": None
+            if leg is None
+            else {
+                "token": leg.token,
+                "number": leg.number,
+                "sid": leg.sid,
+                "answered": leg.answered,
+            },
+        }
+
+    async def resume(
+        self, call_id: str, state: CallState, commands: list[MediaCommand], data: dict[str, Any]
+    ) -> None:
+        """Carry on a call another instance held: the provider still runs the document that
+        instance sent, and its next request comes here."""
+        session = CallSession(call_id, data.get("called", state.called), data.get("caller"))
+        if "caller" not in data:
+            session.caller = state.caller
+        session.step = ANY_STEP
+        session.in_queue = bool(data.get("in_queue"))
+        session.queue_sid = data.get("queue_sid")
+        session.dial_answered = data.get("dial_answered")
+        session.announcement = [
+            p.prompt for p in map(decode_media, data.get("announcement", [])) if isinstance(p, Play)
+        ]
+        pending = [decode_media(raw) for raw in data.get("pending", [])]
+        session.pending = pending or None
+        leg = data.get("listener")
+        if leg is not None:
+            session.listener = ListenerLeg(
+                leg["token"], leg["number"], sid=leg["sid"], answered=leg["answered"]
+            )
+        waiting = commands[-1] if commands else None
+        if isinstance(waiting, Dial):
+            session.dial_step = ANY_STEP
+            session.dial_targets = waiting.targets
+        elif isinstance(waiting, Hold):
+            session.in_queue = True
+        self._add_session(session)
+
+    def detach(self, call_id: str) -> None:
+        """Another instance holds the call now: forget it here, without hanging up."""
+        self.sessions.pop(call_id, None)
+
     def _out_of_band(self, session: CallSession, commands: list[MediaCommand]) -> None:
         media: list[MediaCommand] = [
             c for c in commands if not isinstance(c, Answer | StartRecording | StopRecording)
@@ -656,8 +727,11 @@ class LamlTransport:
 
     # ================================================================= plumbing
 
-    def _session(self, call_id: str) -> CallSession:
+    async def _find(self, call_id: str) -> CallSession:
+        """The call's session; a call another instance holds is moved here first."""
         session = self.sessions.get(call_id)
+        if session is None and await self.runtime.adopt(call_id):
+            session = self.sessions.get(call_id)  # restored by ``resume``
         if session is None:
             raise unknown_call(call_id)
         return session
@@ -678,13 +752,15 @@ class LamlTransport:
     ) -> bytes:
         call_id, _ = form.require("CallSid", "AccountSid")
         step = query_step(query)
-        session = self._session(call_id)
+        session = await self._find(call_id)
         async with session.lock:
             repeated = session.replies.get((route, step))
             if repeated is not None:
                 return repeated
             if session.ended:
                 return verbs.hangup()
+            if session.step == ANY_STEP:
+                session.step = step  # resumed here: the provider says where the call is
             if step != session.step:
                 raise WebhookError(
                     409,
