@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ivr.flow.vocabulary import Outcome
@@ -101,6 +103,7 @@ async def test_given_recording_callbacks_then_metadata_kept_once_per_status(
     assert done.url is not None
     assert done.url.endswith("/Recordings/RE" + "4" * 32)
     assert (done.duration_s, done.channels) == (312, 2)
+    assert done.started_at == datetime(2025, 3, 10, 9, 2, 11, tzinfo=UTC)
 
 
 async def test_given_recording_completed_before_in_progress_then_the_late_one_is_ignored(

@@ -41,9 +41,10 @@ class RecordingUpdate:
     call_id: str
     recording_sid: str
     status: str  # in-progress, completed, absent, failed
-    url: str | None
+    url: str | None  # the provider's media URL (append .wav or .mp3 to fetch a format)
     duration_s: int | None
     channels: int | None
+    started_at: datetime | None  # RecordingStartTime, when the provider sends it
     at: datetime
 
 

@@ -35,6 +35,8 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Generic, TypeVar, cast
 
 from ivr.flow import Phase
@@ -206,7 +208,10 @@ class LamlTransport:
         session = self.sessions.get(call_id)
         if session is not None:  # the same call posted twice
             async with session.lock:
-                return session.replies.get(("voice", 0)) or verbs.hangup()
+                first = session.replies.get(("voice", 0))
+            if first is None:
+                raise WebhookError(409, f"Appel déjà en cours : {call_id}")
+            return first
         called = phone_number(to_raw) or to_raw
         session = CallSession(call_id, called, phone_number(form.get("From")))
         self._add_session(session)
@@ -430,6 +435,7 @@ class LamlTransport:
             url=form.get("RecordingUrl") or None,
             duration_s=_int_or_none(form.get("RecordingDuration")),
             channels=_int_or_none(form.get("RecordingChannels")),
+            started_at=_rfc2822_or_none(form.get("RecordingStartTime")),
             at=self.clock(),
         )
         self._spawn(self.events.recording(update))
@@ -1077,3 +1083,13 @@ class _Resumed(Generic[T]):
                     yielded = self._work.send(sent)
                 except StopIteration as stop:
                     return cast(T, stop.value)
+
+
+def _rfc2822_or_none(raw: str) -> datetime | None:
+    """The providers' timestamps: ``Mon, 10 Mar 2025 09:02:11 +0000``."""
+    if not raw:
+        return None
+    try:
+        return parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
