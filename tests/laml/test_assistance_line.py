@@ -120,7 +120,8 @@ async def test_given_referent_answers_then_bridge_ends_in_hangup_and_call_is_con
     assert finished.connected_role is Role.TIER1
     assert finished.reason == "connexion"
     assert finished.caller == CALLER
-    assert service.transport.sessions[call.sid].ended
+    assert service.transport.has_ended(call.sid)
+    assert call.sid not in service.transport.sessions
 
 
 async def test_given_last_answerer_then_next_call_rings_the_following_referent(

@@ -99,7 +99,8 @@ INTERRUPTIBLE_PROMPTS = frozenset({"queue_position", "queue_callback_offer"})
 WAITING_PHASES = frozenset({Phase.QUEUED, Phase.QUEUE_REFRESH, Phase.LISTENER_DIALING})
 LISTENER_QUEUE_DIAL_TIMEOUT_S = 10
 CALLBACK_RING_TIMEOUT_S = 30
-MAX_SESSIONS = 100_000
+MAX_SESSIONS = 100_000  # live calls; more means calls the provider never ended
+MAX_ENDED = 50_000  # finished calls remembered for late and repeated requests
 MAX_REMEMBERED_RECORDINGS = 10_000
 MAX_CACHED_MENUS = 4096
 ANY_STEP = -1  # a call resumed from another instance: its next request sets the step
@@ -195,7 +196,10 @@ class LamlTransport:
         self.speaker = Speaker(config.prompts_base_url, config.say_voice)
         self._new_token = new_token
         self.sessions: OrderedDict[str, CallSession] = OrderedDict()
-        self.callbacks: dict[str, CallbackAttempt] = {}
+        # Finished calls, by the rank of their last status: a string and an int each, so
+        # that they weigh nothing on the garbage collector.
+        self._ended: OrderedDict[str, int] = OrderedDict()
+        self.callbacks: OrderedDict[str, CallbackAttempt] = OrderedDict()
         self._recordings: OrderedDict[str, int] = OrderedDict()
         self._menus: dict[tuple[tuple[MediaCommand, ...], int], bytes] = {}
         self._background: set[asyncio.Task[Any]] = set()
@@ -205,6 +209,8 @@ class LamlTransport:
     async def incoming(self, form: Form, query: Query) -> bytes:
         """``POST /laml/voice``: a call arrives; the document asks or routes, as the flow says."""
         call_id, _, to_raw = form.require("CallSid", "AccountSid", "To")
+        if call_id in self._ended:
+            return verbs.hangup()
         session = self.sessions.get(call_id)
         if session is not None:  # the same call posted twice
             async with session.lock:
@@ -404,6 +410,8 @@ class LamlTransport:
         if rank <= session.status_rank:
             return verbs.empty()  # a repeat, or older news than what we know
         session.status_rank = rank
+        if call_id in self._ended:
+            self._ended[call_id] = rank
         self._emit_status(call_id, Leg.CALLER, call_id, status, form)
         if rank == call_status_rank("completed"):
             async with session.lock:
@@ -530,6 +538,8 @@ class LamlTransport:
             raise ValueError(f"unknown département {departement!r}")
         attempt = CallbackAttempt(self._new_token(), departement, listener, person)
         self.callbacks[attempt.callback_id] = attempt
+        while len(self.callbacks) > MAX_ENDED:
+            self.callbacks.popitem(last=False)
         call = OutboundCall(
             to=listener,
             from_=dep.line_115.inbound_numbers[0],
@@ -736,18 +746,21 @@ class LamlTransport:
     async def _find(self, call_id: str) -> CallSession:
         """The call's session; a call another instance holds is moved here first."""
         session = self.sessions.get(call_id)
-        if session is None and await self.runtime.adopt(call_id):
-            session = self.sessions.get(call_id)  # restored by ``resume``
+        if session is None:
+            rank = self._ended.get(call_id)
+            if rank is not None:  # finished: a stand-in that answers as a finished call does
+                return CallSession(call_id, "", None, flow_ended=True, ended=True, status_rank=rank)
+            if await self.runtime.adopt(call_id):
+                session = self.sessions.get(call_id)  # restored by ``resume``
         if session is None:
             raise unknown_call(call_id)
         return session
 
     def _add_session(self, session: CallSession) -> None:
         self.sessions[session.call_id] = session
-        if len(self.sessions) > MAX_SESSIONS:
-            # Forget the oldest finished calls (a late callback for them gets a 404).
-            for call_id in [c for c, s in self.sessions.items() if s.ended][: MAX_SESSIONS // 10]:
-                del self.sessions[call_id]
+        while len(self.sessions) > MAX_SESSIONS:
+            call_id, _ = self.sessions.popitem(last=False)
+            log.warning("call %s forgotten: never ended by the provider", call_id)
 
     async def _caller_step(
         self,
@@ -980,6 +993,15 @@ class LamlTransport:
         self._flow_ended(session)
         if session.queue_sid is not None:
             self._spawn(self._delete_queue(session.queue_sid))
+        if self.sessions.get(session.call_id) is session:
+            del self.sessions[session.call_id]
+        self._ended[session.call_id] = session.status_rank
+        while len(self._ended) > MAX_ENDED:
+            self._ended.popitem(last=False)
+
+    def has_ended(self, call_id: str) -> bool:
+        """Whether the call is over as far as this transport knows."""
+        return call_id in self._ended
 
     async def _delete_queue(self, queue_sid: str) -> None:
         try:
