@@ -231,6 +231,10 @@ class Account(Base):
     email: Mapped[str | None] = mapped_column(sa.String(254))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime]
+    # "scrypt$n$r$p$salt$hash" (ivr.web.security); None: the account cannot sign in.
+    password_hash: Mapped[str | None] = mapped_column(sa.String(255))
+    # A listener's phone: the number the 115 queue rings when they are available.
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
 
     roles: Mapped[list[AccountRoleGrant]] = relationship(
         back_populates="account", cascade="all, delete-orphan"

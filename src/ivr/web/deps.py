@@ -1,0 +1,45 @@
+"""What the consoles need from the composition root."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from geoloc.locator import Locator
+from geoloc.store import RecentPositions
+from ivr.records.store import RecordStore
+from ivr.runtime.runtime import CallRuntime
+from routing.config import RoutingConfig
+from sisiao_link.lookup import LookupService
+from sisiao_link.outbox import Outbox
+
+ConfigAccepted = Callable[[RoutingConfig, str], Awaitable[None] | None]
+
+
+@dataclass(slots=True)
+class ConsoleDeps:
+    """The collaborators of the web consoles, built once in the composition root.
+
+    ``banner`` is ``VitalFunctionsMonitor.banner`` (or any callable giving the French text
+    of the open SI SIAO incident, None when there is none). ``config`` returns the routing
+    configuration in force (it changes on reload). ``on_config_accepted`` is called with a
+    validated routing file once it is recorded as a new version: applying it is the
+    caller's business. ``secure_cookies`` is False only for plain-HTTP development.
+    """
+
+    records: RecordStore
+    runtime: CallRuntime
+    lookups: LookupService
+    outbox: Outbox
+    banner: Callable[[], str | None]
+    positions: RecentPositions
+    locator: Locator
+    config: Callable[[], RoutingConfig]
+    clock: Callable[[], datetime]
+    session_secret: str
+    on_config_accepted: ConfigAccepted | None = None
+    secure_cookies: bool = True
+    session_lifetime: timedelta = timedelta(hours=12)
+    static_url: str = "/static"
+    timezone: str = "Europe/Paris"

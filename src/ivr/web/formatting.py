@@ -1,0 +1,62 @@
+"""French renderings for the pages: times in the platform's zone, durations, labels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from ivr.records.models import CallbackStatus, EscalationStatus
+from ivr.runtime.live_state import Presence
+
+PRESENCE_LABELS = {
+    Presence.AVAILABLE: "disponible",
+    Presence.PAUSED: "en pause",
+    Presence.BUSY: "en communication",
+    Presence.OFFLINE: "déconnecté",
+}
+ESCALATION_LABELS = {
+    EscalationStatus.OPEN.value: "ouverte",
+    EscalationStatus.IN_PROGRESS.value: "en cours de traitement",
+    EscalationStatus.CLOSED.value: "clôturée",
+}
+CALLBACK_LABELS = {
+    CallbackStatus.REQUESTED.value: "à rappeler",
+    CallbackStatus.DONE.value: "rappelé",
+    CallbackStatus.ABANDONED.value: "abandonné",
+}
+OUTCOME_LABELS = {
+    "connected": "répondu",
+    "callback": "rappel demandé",
+    "message": "message",
+    "caller-hung-up": "raccroché",
+}
+LINE_LABELS = {"115": "115", "assistance": "assistance SI SIAO"}
+
+
+def local_time(value: datetime | None, tz: str = "Europe/Paris") -> str:
+    """« 23/11/2026 10:05 » in the given zone; empty for None."""
+    if value is None:
+        return ""
+    return value.astimezone(ZoneInfo(tz)).strftime("%d/%m/%Y %H:%M")
+
+
+def duration(seconds: float) -> str:
+    """« 45 s », « 3 min 05 s », « 1 h 02 min »."""
+    total = max(0, int(seconds))
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def spaced_number(number: str | None) -> str:
+    """+33639980101 as « 06 39 98 01 01 » (other numbers as they are)."""
+    if not number:
+        return "numéro masqué"
+    if number.startswith("+33") and len(number) == 12:
+        national = "0" + number[3:]
+        return " ".join(national[i : i + 2] for i in range(0, 10, 2))
+    return number

@@ -1,0 +1,932 @@
+"""The web consoles (French pages): sign-in, listener console, national support, referents,
+admin. Server-rendered Jinja2; a few lines of vanilla JS poll two small JSON endpoints.
+
+Every endpoint checks the signed session and the person's role; every form carries the
+session's CSRF token; every read of a caller's number or a household is audited.
+Database work runs in worker threads (``RecordStore`` and ``Outbox`` are synchronous).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import inspect
+import io
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
+from urllib.parse import quote, urlsplit
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+
+from ivr.flow.engine import Phase
+from ivr.records.models import AccountRole, EscalationStatus
+from ivr.runtime.live_state import Presence
+from ivr.runtime.runtime import LiveCall
+from ivr.web import queries
+from ivr.web.accounts import Principal, authenticate, load_principal
+from ivr.web.deps import ConsoleDeps
+from ivr.web.formatting import (
+    CALLBACK_LABELS,
+    ESCALATION_LABELS,
+    LINE_LABELS,
+    OUTCOME_LABELS,
+    PRESENCE_LABELS,
+    duration,
+    local_time,
+    spaced_number,
+)
+from ivr.web.security import Session, SessionCodec, same_token
+from routing.config import RoutingConfig
+from routing.index import RouteIndex
+from routing.loader import ConfigError, ConfigIssue, parse_config
+from sisiao_link.lookup import LookupState, UnknownLookupError
+from sisiao_link.port import Composition, NouvelleDemandeUrgence, NouvellePersonne, Sexe
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+COOKIE = "ivr_session"
+MAX_LOOKUPS_REMEMBERED = 2000
+MAX_CONFIG_BYTES = 2_000_000
+
+LISTENER = (AccountRole.LISTENER,)
+REFERENT = (AccountRole.REFERENT,)
+SUPPORT = (AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL)
+ADMINS = (AccountRole.ADMIN_NATIONAL, AccountRole.ADMIN_DEPARTEMENT)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+@dataclass(slots=True)
+class Ctx:
+    """One request's signed-in person and session."""
+
+    request: Request
+    who: Principal
+    session: Session
+
+
+def build_console_router(deps: ConsoleDeps) -> APIRouter:
+    """The consoles' routes; mount the static files at ``deps.static_url`` beside it."""
+    router = APIRouter()
+    templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
+    env = templates.env
+    env.filters["heure"] = lambda v: local_time(v, deps.timezone)
+    env.filters["duree"] = duration
+    env.filters["numero"] = spaced_number
+    codec = SessionCodec(deps.session_secret)
+    lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
+
+    async def db(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    def audit(who: Principal, action: str, kind: str, obj: str | None, **detail: Any) -> None:
+        deps.records.audit(who.login, action, kind, obj, detail or None)
+
+    # ------------------------------------------------------------------ sessions
+
+    def set_cookie(response: Response, session: Session) -> None:
+        response.set_cookie(
+            COOKIE,
+            codec.encode(session),
+            max_age=int(deps.session_lifetime.total_seconds()),
+            httponly=True,
+            samesite="lax",
+            secure=deps.secure_cookies,
+            path="/",
+        )
+
+    def read_session(request: Request) -> Session | None:
+        return codec.decode(request.cookies.get(COOKIE), deps.clock())
+
+    def render(
+        request: Request,
+        name: str,
+        session: Session,
+        who: Principal | None = None,
+        status_code: int = 200,
+        **context: Any,
+    ) -> HTMLResponse:
+        context.update(
+            request=request,
+            who=who,
+            csrf=session.csrf,
+            banner=safe_banner(),
+            static=deps.static_url.rstrip("/"),
+            roles=AccountRole,
+        )
+        response = templates.TemplateResponse(request, name, context, status_code=status_code)
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        return response
+
+    def safe_banner() -> str | None:
+        try:
+            return deps.banner()
+        except Exception:  # a database hiccup must not take the console down
+            return "État de SI SIAO inconnu (le suivi des incidents ne répond pas)."
+
+    def sign_in_page(
+        request: Request, status_code: int, message: str | None = None, next_url: str = ""
+    ) -> HTMLResponse:
+        session = read_session(request)
+        if session is None or session.login is not None:
+            session = Session.anonymous(deps.clock(), deps.session_lifetime)
+        response = render(
+            request,
+            "login.html",
+            session,
+            status_code=status_code,
+            message=message,
+            next_url=next_url,
+        )
+        set_cookie(response, session)
+        return response
+
+    async def authorize(
+        request: Request, roles: tuple[AccountRole, ...], *, json: bool = False
+    ) -> Ctx | Response:
+        """The signed-in person if they hold one of ``roles``; else a 401 or 403 page."""
+        session = read_session(request)
+        who = (
+            await db(load_principal, deps.records, session.login)
+            if session and session.login
+            else None
+        )
+        if session is None or who is None:
+            if json:
+                return JSONResponse({"detail": "Connexion requise."}, status_code=401)
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return sign_in_page(request, 401, "Connectez-vous pour accéder à cette page.", target)
+        if not who.has(*roles):
+            if json:
+                return JSONResponse({"detail": "Accès refusé."}, status_code=403)
+            return render(request, "forbidden.html", session, who, status_code=403)
+        return Ctx(request, who, session)
+
+    async def checked_form(ctx: Ctx) -> FormData | Response:
+        """The posted form, or a 403 page when its CSRF token is missing or wrong."""
+        form = await ctx.request.form()
+        token = form.get("csrf")
+        if not same_token(token if isinstance(token, str) else None, ctx.session.csrf):
+            return forbidden_csrf(ctx.request, ctx.session, ctx.who)
+        return form
+
+    def forbidden_csrf(request: Request, session: Session, who: Principal | None) -> HTMLResponse:
+        return render(
+            request,
+            "forbidden.html",
+            session,
+            who,
+            status_code=403,
+            reason="Formulaire expiré ou invalide : rechargez la page et recommencez.",
+        )
+
+    def home_of(who: Principal) -> str:
+        if who.has(AccountRole.LISTENER):
+            return "/console"
+        if who.has(AccountRole.SUPPORT):
+            return "/support"
+        if who.has(AccountRole.REFERENT):
+            return "/referent"
+        return "/admin"
+
+    def field(form: FormData, name: str) -> str:
+        value = form.get(name)
+        return value.strip() if isinstance(value, str) else ""
+
+    def see_other(url: str, flash: str | None = None) -> RedirectResponse:
+        if flash:
+            url += ("&" if "?" in url else "?") + "info=" + quote(flash)
+        return RedirectResponse(url, status_code=303)
+
+    # ------------------------------------------------------------------ sign-in
+
+    @router.get("/connexion", response_class=HTMLResponse)
+    async def login_form(request: Request, suite: str = "") -> Response:
+        return sign_in_page(request, 200, next_url=suite)
+
+    @router.post("/connexion", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        session = read_session(request)
+        form = await request.form()
+        token = form.get("csrf")
+        if session is None or not same_token(
+            token if isinstance(token, str) else None, session.csrf
+        ):
+            return forbidden_csrf(
+                request, session or Session.anonymous(deps.clock(), deps.session_lifetime), None
+            )
+        login_name, password = field(form, "login"), form.get("password")
+        next_url = field(form, "suite")
+        who = None
+        if login_name and isinstance(password, str):
+            who = await db(authenticate, deps.records, login_name, password)
+        if who is None:
+            if login_name:
+                await db(deps.records.audit, login_name[:128], "login_failed", "session")
+            return sign_in_page(request, 401, "Identifiant ou mot de passe incorrect.", next_url)
+        await db(deps.records.audit, who.login, "login", "session")
+        parts = urlsplit(next_url)
+        safe_next = (
+            next_url
+            if next_url.startswith("/") and not parts.netloc and not next_url.startswith("//")
+            else ""
+        )
+        response = see_other(safe_next or home_of(who))
+        set_cookie(response, Session.signed_in(who.login, deps.clock(), deps.session_lifetime))
+        return response
+
+    @router.post("/deconnexion")
+    async def logout(request: Request) -> Response:
+        session = read_session(request)
+        form = await request.form()
+        token = form.get("csrf")
+        if session is None or not same_token(
+            token if isinstance(token, str) else None, session.csrf
+        ):
+            return forbidden_csrf(
+                request, session or Session.anonymous(deps.clock(), deps.session_lifetime), None
+            )
+        if session.login:
+            await db(deps.records.audit, session.login, "logout", "session")
+        response = sign_in_page(request, 200, "Vous êtes déconnecté.")
+        response.delete_cookie(COOKIE, path="/")
+        set_cookie(response, Session.anonymous(deps.clock(), deps.session_lifetime))
+        return response
+
+    # ------------------------------------------------------------------ listener console
+
+    def listener_dep(who: Principal, dep: str | None) -> str | None:
+        mine = who.departements(AccountRole.LISTENER)
+        if dep is None or dep == "":
+            return mine[0] if mine else None
+        return dep if dep in mine else None
+
+    def call_of(phone: str | None, dep: str) -> tuple[LiveCall, str] | None:
+        """The call ringing or connected to this listener on this runtime, and its state."""
+        if not phone:
+            return None
+        for call in list(deps.runtime.calls.values()):
+            state = call.state
+            if state.departement != dep:
+                continue
+            if call.listener == phone or state.summary.connected_to == phone:
+                return call, "en communication"
+            if state.phase is Phase.LISTENER_DIALING and phone in {
+                t.number for t in state.hunt_targets
+            }:
+                return call, "sonne"
+        return None
+
+    async def queue_of(dep: str) -> list[dict[str, Any]]:
+        now = deps.clock()
+        waiting = await deps.runtime.live.waiting_calls(dep)
+        rows = []
+        for position, call_id in enumerate(waiting, start=1):
+            started: datetime | None = None
+            local = deps.runtime.calls.get(call_id)
+            if local is not None:
+                started = local.state.started_at
+            elif deps.runtime.registry is not None:
+                snapshot = await deps.runtime.registry.load_call(call_id)
+                if snapshot is not None and snapshot.state.get("started_at"):
+                    started = datetime.fromisoformat(snapshot.state["started_at"])
+            wait = (now - started).total_seconds() if started else None
+            rows.append(
+                {
+                    "position": position,
+                    "wait_s": wait,
+                    "wait": duration(wait) if wait is not None else "inconnue",
+                }
+            )
+        return rows
+
+    async def presence_of(dep: str, phone: str | None) -> Presence:
+        if not phone:
+            return Presence.OFFLINE
+        for state in await deps.runtime.live.listeners(dep):
+            if state.number == phone:
+                return state.presence
+        return Presence.OFFLINE
+
+    def how_found(config: RoutingConfig, called: str, prompts: list[str]) -> str:
+        route = RouteIndex(config).route(called)
+        if route is not None and route.departement is not None:
+            return "par le numéro 115 composé (réseau)"
+        if "welcome_115" in prompts:
+            return "par la réponse de l'appelant au menu des départements"
+        return "par géolocalisation (numéro de l'appelant ou position AML)"
+
+    def call_context(who: Principal, call: LiveCall, status: str) -> dict[str, Any]:
+        """The current call's context for the listener, audited as a read of personal data."""
+        state = call.state
+        now = deps.clock()
+        config = deps.config()
+        caller = state.caller
+        dep = state.departement or ""
+        position = None
+        if caller:
+            report = deps.positions.latest(caller, now)
+            if report is not None:
+                answer = deps.locator.from_aml_report(report, now)
+                position = {
+                    "lat": f"{report.lat:.5f}",
+                    "lon": f"{report.lon:.5f}",
+                    "accuracy": f"{report.accuracy_m:.0f} m"
+                    if report.accuracy_m is not None
+                    else "inconnue",
+                    "age": duration(report.age_seconds(now)),
+                    "method": report.method_label,
+                    "departement": answer.departement,
+                    "commune": answer.commune_name,
+                    "detail": answer.detail,
+                }
+        earlier = queries.calls_from(deps.records, caller, exclude=state.call_id) if caller else []
+        flag = queries.flag_of(deps.records, caller) if caller else None
+        dep_config = config.departement(dep)
+        audit(
+            who,
+            "read",
+            "call",
+            state.call_id,
+            champs=["numero", "position", "appels_precedents", "signalement"],
+        )
+        return {
+            "call_id": state.call_id,
+            "status": status,
+            "caller": caller,
+            "departement": dep,
+            "departement_name": dep_config.name if dep_config else dep,
+            "found_by": how_found(config, state.called, state.summary.prompts),
+            "since": duration((now - state.started_at).total_seconds()) if state.started_at else "",
+            "position": position,
+            "earlier": earlier,
+            "flag": flag,
+        }
+
+    @router.get("/console", response_class=HTMLResponse)
+    async def console(
+        request: Request, dep: str | None = None, info: str = "", recherche: str = ""
+    ) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        who = ctx.who
+        departement = listener_dep(who, dep)
+        if departement is None:
+            return render(
+                request,
+                "forbidden.html",
+                ctx.session,
+                who,
+                status_code=403,
+                reason=f"Vous n'êtes pas écoutant du département {dep}.",
+            )
+        presence = await presence_of(departement, who.phone)
+        queue = await queue_of(departement)
+        found = call_of(who.phone, departement)
+        context = await db(call_context, who, *found) if found else None
+        pending, done = await db(queries.callbacks_of, deps.records, departement)
+        if pending or done:
+            await db(
+                audit, who, "read", "callback_list", departement, nombre=len(pending) + len(done)
+            )
+        demandes = await db(deps.outbox.list_for_user, who.login, 20)
+        config = deps.config()
+        dep_config = config.departement(departement)
+        return render(
+            request,
+            "console.html",
+            ctx.session,
+            who,
+            departement=departement,
+            departement_name=dep_config.name if dep_config else departement,
+            departements=who.departements(AccountRole.LISTENER),
+            presence=presence,
+            presence_label=PRESENCE_LABELS[presence],
+            presences=[
+                (p.value, PRESENCE_LABELS[p])
+                for p in (Presence.AVAILABLE, Presence.PAUSED, Presence.OFFLINE)
+            ],
+            queue=queue,
+            call=context,
+            pending=pending,
+            done=done,
+            callback_labels=CALLBACK_LABELS,
+            outcome_labels=OUTCOME_LABELS,
+            demandes=demandes,
+            compositions=[c.value for c in Composition],
+            info=info,
+            lookup_id=recherche if recherche in lookup_owners else "",
+        )
+
+    @router.get("/console/etat.json")
+    async def console_state(request: Request, dep: str | None = None) -> Response:
+        """Queue and current call id, for the page's polling (no personal data)."""
+        ctx = await authorize(request, LISTENER, json=True)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        departement = listener_dep(ctx.who, dep)
+        if departement is None:
+            return JSONResponse({"detail": "Accès refusé."}, status_code=403)
+        presence = await presence_of(departement, ctx.who.phone)
+        found = call_of(ctx.who.phone, departement)
+        return JSONResponse(
+            {
+                "presence": presence.value,
+                "presence_label": PRESENCE_LABELS[presence],
+                "queue": await queue_of(departement),
+                "call_id": found[0].state.call_id if found else None,
+                "call_status": found[1] if found else None,
+                "banner": safe_banner(),
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @router.post("/console/disponibilite")
+    async def set_presence(request: Request) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement = listener_dep(ctx.who, field(form, "dep"))
+        if departement is None:
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        try:
+            presence = Presence(field(form, "presence"))
+        except ValueError:
+            presence = Presence.BUSY
+        if presence is Presence.BUSY or not ctx.who.phone:
+            return see_other(f"/console?dep={departement}", "Disponibilité non modifiée.")
+        await deps.runtime.set_listener_presence(departement, ctx.who.phone, presence)
+        await db(
+            deps.records.audit,
+            ctx.who.login,
+            "presence",
+            "listener",
+            departement,
+            {"presence": presence.value},
+        )
+        return see_other(f"/console?dep={departement}", f"Vous êtes {PRESENCE_LABELS[presence]}.")
+
+    @router.post("/console/sisiao/recherche")
+    async def start_lookup(request: Request) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement = listener_dep(ctx.who, field(form, "dep"))
+        number = field(form, "telephone")
+        if departement is None or not number:
+            return see_other(
+                f"/console?dep={departement or ''}", "Indiquez un numéro de téléphone."
+            )
+        lookup_id = deps.lookups.start_search_by_phone(number)
+        lookup_owners[lookup_id] = (ctx.who.login, field(form, "call_id") or None)
+        while len(lookup_owners) > MAX_LOOKUPS_REMEMBERED:
+            lookup_owners.popitem(last=False)
+        await db(
+            deps.records.audit,
+            ctx.who.login,
+            "read",
+            "sisiao_household_search",
+            field(form, "call_id") or None,
+            {"numero_fin": number[-2:]},
+        )
+        if request.headers.get("accept", "").startswith("application/json"):
+            return JSONResponse(
+                {"lookup_id": lookup_id, "url": f"/console/sisiao/recherche/{lookup_id}"}
+            )
+        return see_other(f"/console?dep={departement}&recherche={lookup_id}")
+
+    @router.get("/console/sisiao/recherche/{lookup_id}")
+    async def lookup_result(request: Request, lookup_id: str) -> Response:
+        ctx = await authorize(request, LISTENER, json=True)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        owner = lookup_owners.get(lookup_id)
+        if owner is None or owner[0] != ctx.who.login:
+            return JSONResponse({"detail": "Recherche inconnue."}, status_code=404)
+        try:
+            result = deps.lookups.result(lookup_id)
+        except UnknownLookupError:
+            return JSONResponse({"detail": "Recherche inconnue."}, status_code=404)
+        if result.state is LookupState.FOUND:
+            await db(
+                deps.records.audit,
+                ctx.who.login,
+                "read",
+                "sisiao_household",
+                owner[1],
+                {"menages": [m.id for m in result.menages]},
+            )
+        return JSONResponse(
+            {
+                "state": result.state.value,
+                "message": result.message,
+                "reason": result.reason,
+                "menages": [
+                    {
+                        "id": m.id,
+                        "composition": m.composition.value,
+                        "publics": [p.value for p in m.publics_specifiques],
+                        "membres": [
+                            {
+                                "nom": p.nom,
+                                "prenom": p.prenom,
+                                "date_naissance": p.date_naissance.strftime("%d/%m/%Y")
+                                if p.date_naissance
+                                else None,
+                            }
+                            for p in m.membres
+                        ],
+                        "demandes_ouvertes": [d.id for d in m.demandes_ouvertes],
+                    }
+                    for m in result.menages
+                ],
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @router.post("/console/demandes")
+    async def create_request(request: Request) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement = listener_dep(ctx.who, field(form, "dep"))
+        if departement is None:
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        back = f"/console?dep={departement}"
+        menage_id = field(form, "menage_id")
+        try:
+            if menage_id:
+                demande = NouvelleDemandeUrgence(
+                    menage_id=menage_id,
+                    departement=departement,
+                    observations=field(form, "observations"),
+                )
+            else:
+                birth = field(form, "date_naissance")
+                sexe = field(form, "sexe")
+                composition = field(form, "composition")
+                demande = NouvelleDemandeUrgence(
+                    nouvelle_personne=NouvellePersonne(
+                        nom=field(form, "nom"),
+                        prenom=field(form, "prenom"),
+                        date_naissance=date.fromisoformat(birth) if birth else None,
+                        sexe=Sexe(sexe) if sexe else None,
+                        telephone=field(form, "telephone") or None,
+                    ),
+                    composition=Composition(composition) if composition else None,
+                    departement=departement,
+                    observations=field(form, "observations"),
+                )
+        except (ValidationError, ValueError):
+            return see_other(
+                back,
+                "Demande incomplète : choisissez un ménage trouvé, "
+                "ou indiquez au moins le nom et le prénom.",
+            )
+        call_id = field(form, "call_id") or None
+        local_id = await db(deps.outbox.submit, demande, ctx.who.login, call_ref=call_id)
+        await db(
+            deps.records.audit,
+            ctx.who.login,
+            "create",
+            "sisiao_demande",
+            local_id,
+            {"appel": call_id},
+        )
+        return see_other(back, "Demande d'urgence enregistrée : en attente d'envoi à SI SIAO.")
+
+    @router.post("/console/rappels/{callback_id}")
+    async def callback_done(request: Request, callback_id: int) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        found = await db(queries.callback, deps.records, callback_id)
+        if found is None or found.departement not in ctx.who.departements(AccountRole.LISTENER):
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        await db(deps.records.complete_callback, callback_id, ctx.who.login)
+        return see_other(f"/console?dep={found.departement}", "Rappel noté comme fait.")
+
+    @router.post("/console/signalements")
+    async def flag(request: Request) -> Response:
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement = listener_dep(ctx.who, field(form, "dep"))
+        number, reason = field(form, "numero"), field(form, "motif")
+        if departement is None:
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        if not number or not reason:
+            return see_other(
+                f"/console?dep={departement}",
+                "Pour signaler un numéro, indiquez le numéro et le motif.",
+            )
+        await db(deps.records.flag_number, number, reason, ctx.who.login, departement)
+        return see_other(f"/console?dep={departement}", "Numéro signalé.")
+
+    # ------------------------------------------------------------------ referents (tier 1)
+
+    def reasons(config: RoutingConfig) -> dict[str, str]:
+        return {
+            r.code: f"{t.label} — {r.label} (niveau {r.level})"
+            for t in config.national.nomenclature
+            for r in t.reasons
+        }
+
+    @router.get("/referent", response_class=HTMLResponse)
+    async def referent_page(request: Request, info: str = "") -> Response:
+        ctx = await authorize(request, REFERENT)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        mine = ctx.who.departements(AccountRole.REFERENT)
+        tickets = await db(queries.escalations, deps.records, departements=mine)
+        return render(
+            request,
+            "referent.html",
+            ctx.session,
+            ctx.who,
+            departements=mine,
+            reasons=reasons(deps.config()),
+            tickets=tickets,
+            status_labels=ESCALATION_LABELS,
+            info=info,
+        )
+
+    @router.post("/referent/escalades")
+    async def escalate(request: Request) -> Response:
+        ctx = await authorize(request, REFERENT)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement, reason = field(form, "dep"), field(form, "motif")
+        if departement not in ctx.who.departements(AccountRole.REFERENT):
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        if reason not in reasons(deps.config()):
+            return see_other("/referent", "Choisissez un motif de la nomenclature.")
+        await db(
+            deps.records.escalate,
+            reason_code=reason,
+            by=ctx.who.login,
+            note=field(form, "note"),
+            call_id=field(form, "call_id") or None,
+            departement=departement,
+        )
+        return see_other("/referent", "Escalade transmise au support national.")
+
+    # ------------------------------------------------------------------ national support (tier 2)
+
+    @router.get("/support", response_class=HTMLResponse)
+    async def support_page(request: Request, statut: str = "", info: str = "") -> Response:
+        ctx = await authorize(request, SUPPORT)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        status = statut if statut in ESCALATION_LABELS else ""
+        tickets = await db(queries.escalations, deps.records, status=status or None)
+        call_ids = [t.call_id for t in tickets if t.call_id]
+        callers = await db(queries.callers_of, deps.records, call_ids)
+        if callers:
+            await db(
+                deps.records.audit,
+                ctx.who.login,
+                "read",
+                "escalation_callers",
+                None,
+                {"appels": sorted(callers)},
+            )
+        return render(
+            request,
+            "support.html",
+            ctx.session,
+            ctx.who,
+            tickets=tickets,
+            callers=callers,
+            reasons=reasons(deps.config()),
+            status_labels=ESCALATION_LABELS,
+            statut=status,
+            info=info,
+        )
+
+    @router.post("/support/escalades/{escalation_id}")
+    async def escalation_status(request: Request, escalation_id: int) -> Response:
+        ctx = await authorize(request, SUPPORT)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        try:
+            status = EscalationStatus(field(form, "statut"))
+        except ValueError:
+            return see_other("/support", "Statut inconnu.")
+        if await db(queries.escalation, deps.records, escalation_id) is None:
+            return HTMLResponse("Escalade introuvable.", status_code=404)
+        await db(deps.records.set_escalation_status, escalation_id, status, ctx.who.login)
+        return see_other(
+            "/support", f"Escalade n° {escalation_id} : {ESCALATION_LABELS[status.value]}."
+        )
+
+    # ------------------------------------------------------------------ admin
+
+    def admin_deps(who: Principal) -> list[str] | None:
+        """None: every département (national admin)."""
+        return None if who.national_admin else who.departements(AccountRole.ADMIN_DEPARTEMENT)
+
+    @router.get("/admin", response_class=HTMLResponse)
+    async def admin_page(request: Request, info: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        versions = await db(queries.config_versions, deps.records) if ctx.who.national_admin else []
+        return render(
+            request,
+            "admin.html",
+            ctx.session,
+            ctx.who,
+            versions=versions,
+            info=info,
+            issues=None,
+            text="",
+        )
+
+    @router.post("/admin/configuration", response_class=HTMLResponse)
+    async def check_config(request: Request) -> Response:
+        ctx = await authorize(request, (AccountRole.ADMIN_NATIONAL,))
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        upload = form.get("fichier")
+        raw_text = form.get("texte")
+        text = raw_text if isinstance(raw_text, str) else ""
+        name = "departments.yaml"
+        if isinstance(upload, UploadFile) and upload.filename:
+            name = Path(upload.filename).name
+            raw = await upload.read(MAX_CONFIG_BYTES + 1)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                issue = ConfigIssue(name, None, "", "le fichier n'est pas en UTF-8")
+                return admin_result(ctx, [issue], "", name)
+        if len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+            issue = ConfigIssue(name, None, "", "fichier trop volumineux (2 Mo au plus)")
+            return admin_result(ctx, [issue], "", name)
+        try:
+            config = parse_config(text, name)
+        except ConfigError as exc:
+            return admin_result(ctx, exc.issues, text, name)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        comment = field(form, "commentaire") or None
+        version = await db(deps.records.record_config_version, text, digest, ctx.who.login, comment)
+        if deps.on_config_accepted is not None:
+            outcome = deps.on_config_accepted(config, text)
+            if inspect.isawaitable(outcome):
+                await outcome
+        return see_other("/admin", f"Configuration valide : version n° {version} enregistrée.")
+
+    def admin_result(ctx: Ctx, issues: Sequence[ConfigIssue], text: str, name: str) -> HTMLResponse:
+        """The admin page with every problem, worded as ``ivr config check`` words it."""
+        count = len(issues)
+        return render(
+            ctx.request,
+            "admin.html",
+            ctx.session,
+            ctx.who,
+            status_code=422,
+            issues=issues,
+            summary=f"{name} : {count} erreur{'s' if count > 1 else ''}",
+            text=text,
+            versions=[],
+            info="",
+        )
+
+    @router.get("/admin/journal", response_class=HTMLResponse)
+    async def audit_log(request: Request) -> Response:
+        ctx = await authorize(request, (AccountRole.ADMIN_NATIONAL,))
+        if not isinstance(ctx, Ctx):
+            return ctx
+        entries = await db(deps.records.audit_entries, 300)
+        return render(request, "audit.html", ctx.session, ctx.who, entries=entries)
+
+    def week_bounds(semaine: str) -> tuple[datetime, datetime, date]:
+        tz = ZoneInfo(deps.timezone)
+        today = deps.clock().astimezone(tz).date()
+        try:
+            monday = (
+                date.fromisoformat(semaine)
+                if semaine
+                else today - timedelta(days=today.weekday() + 7)
+            )
+        except ValueError:
+            monday = today - timedelta(days=today.weekday() + 7)
+        monday -= timedelta(days=monday.weekday())
+        start = datetime.combine(monday, time(0), tz)
+        end = datetime.combine(monday + timedelta(days=7), time(0), tz)
+        return start, end, monday
+
+    @router.get("/admin/rapport", response_class=HTMLResponse)
+    async def report_page(request: Request, semaine: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        start, end, monday = week_bounds(semaine)
+        report = await db(queries.weekly_report, deps.records, start, end, admin_deps(ctx.who))
+        return render(
+            request,
+            "report.html",
+            ctx.session,
+            ctx.who,
+            report=report,
+            monday=monday,
+            sunday=monday + timedelta(days=6),
+            previous=monday - timedelta(days=7),
+            following=monday + timedelta(days=7),
+            line_labels=LINE_LABELS,
+        )
+
+    @router.get("/admin/rapport.csv")
+    async def report_csv(request: Request, semaine: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        start, end, monday = week_bounds(semaine)
+        report = await db(queries.weekly_report, deps.records, start, end, admin_deps(ctx.who))
+        out = io.StringIO()
+        writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+        writer.writerow(
+            [
+                "Semaine du",
+                "Département",
+                "Ligne",
+                "Appels reçus",
+                "Appels répondus",
+                "Appels abandonnés",
+                "Dissuasion",
+                "LRO",
+                "Rappels demandés",
+                "Taux de réponse",
+            ]
+        )
+        for row in report.rows:
+            writer.writerow(
+                [
+                    monday.strftime("%d/%m/%Y"),
+                    row.departement or "non déterminé",
+                    LINE_LABELS.get(row.line, row.line or "inconnue"),
+                    row.received,
+                    row.answered,
+                    row.abandoned,
+                    row.deterrence,
+                    row.lro,
+                    row.callbacks,
+                    row.answer_rate,
+                ]
+            )
+        filename = f"rapport-{monday.isoformat()}.csv"
+        return Response(
+            ("\ufeff" + out.getvalue()).encode("utf-8"),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="{filename}"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @router.get("/accueil")
+    async def home(request: Request) -> Response:
+        ctx = await authorize(request, tuple(AccountRole))
+        if not isinstance(ctx, Ctx):
+            return ctx
+        return see_other(home_of(ctx.who))
+
+    return router

@@ -1,0 +1,193 @@
+"""Read-only queries the consoles need beyond ``RecordStore``'s own (same engine, same models)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from ivr.records.models import (
+    Call,
+    Callback,
+    CallbackStatus,
+    ConfigVersion,
+    Escalation,
+    FlaggedNumber,
+)
+from ivr.records.store import RecordStore
+
+
+def calls_from(
+    store: RecordStore, number: str, *, exclude: str | None = None, limit: int = 10
+) -> list[Call]:
+    """Earlier calls from ``number``, newest first."""
+    query = sa.select(Call).where(Call.caller == number)
+    if exclude is not None:
+        query = query.where(Call.call_id != exclude)
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(
+            session.scalars(query.order_by(Call.arrived_at.desc(), Call.id.desc()).limit(limit))
+        )
+
+
+def flag_of(store: RecordStore, number: str) -> FlaggedNumber | None:
+    """The active flag on ``number``, if any."""
+    with Session(store.engine, expire_on_commit=False) as session:
+        return session.scalar(
+            sa.select(FlaggedNumber).where(
+                FlaggedNumber.number == number, FlaggedNumber.active.is_(True)
+            )
+        )
+
+
+def callbacks_of(
+    store: RecordStore, departement: str, *, done_limit: int = 20
+) -> tuple[list[Callback], list[Callback]]:
+    """The département's call-backs: pending (oldest first), then the latest done ones."""
+    with Session(store.engine, expire_on_commit=False) as session:
+        base = sa.select(Callback).where(Callback.departement == departement)
+        pending = session.scalars(
+            base.where(Callback.status == CallbackStatus.REQUESTED.value).order_by(
+                Callback.requested_at, Callback.id
+            )
+        ).all()
+        done = session.scalars(
+            base.where(Callback.status != CallbackStatus.REQUESTED.value)
+            .order_by(Callback.done_at.desc(), Callback.id.desc())
+            .limit(done_limit)
+        ).all()
+        return list(pending), list(done)
+
+
+def callback(store: RecordStore, callback_id: int) -> Callback | None:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return session.get(Callback, callback_id)
+
+
+def escalations(
+    store: RecordStore, *, status: str | None = None, departements: list[str] | None = None
+) -> list[Escalation]:
+    """Escalations, newest first; filtered by status and département when given."""
+    query = sa.select(Escalation)
+    if status:
+        query = query.where(Escalation.status == status)
+    if departements is not None:
+        query = query.where(Escalation.departement.in_(departements))
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(
+            session.scalars(query.order_by(Escalation.created_at.desc(), Escalation.id.desc()))
+        )
+
+
+def escalation(store: RecordStore, escalation_id: int) -> Escalation | None:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return session.get(Escalation, escalation_id)
+
+
+def callers_of(store: RecordStore, call_ids: list[str]) -> dict[str, str | None]:
+    """The caller number of each recorded call among ``call_ids``."""
+    if not call_ids:
+        return {}
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.select(Call.call_id, Call.caller).where(Call.call_id.in_(call_ids))
+        ).all()
+    return {call_id: caller for call_id, caller in rows}
+
+
+def recent_calls(store: RecordStore, *, line: str, departement: str, limit: int = 20) -> list[Call]:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(
+            session.scalars(
+                sa.select(Call)
+                .where(Call.line == line, Call.departement == departement)
+                .order_by(Call.arrived_at.desc(), Call.id.desc())
+                .limit(limit)
+            )
+        )
+
+
+def config_versions(store: RecordStore, limit: int = 20) -> list[ConfigVersion]:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(
+            session.scalars(sa.select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(limit))
+        )
+
+
+# --------------------------------------------------------------------------- weekly report
+
+
+@dataclass(slots=True)
+class ReportRow:
+    """One département and line over the report's period."""
+
+    departement: str
+    line: str
+    received: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    deterrence: int = 0
+    lro: int = 0
+    callbacks: int = 0
+
+    @property
+    def answer_rate(self) -> str:
+        if not self.received:
+            return "—"
+        return f"{100 * self.answered / self.received:.0f} %"
+
+
+@dataclass(slots=True)
+class Report:
+    start: datetime
+    end: datetime
+    rows: list[ReportRow] = field(default_factory=list)
+
+
+def weekly_report(
+    store: RecordStore, start: datetime, end: datetime, departements: list[str] | None = None
+) -> Report:
+    """Calls received, answered, abandoned, deterred, sent to the LRO, and call-backs
+    registered, per département and line, for calls that arrived in [start, end)."""
+    answered = sa.case((Call.answered_at.is_not(None), 1), else_=0)
+    abandoned = sa.case((Call.outcome == "caller-hung-up", 1), else_=0)
+    deterred = sa.case((Call.deterrence.is_not(None), 1), else_=0)
+    lro = sa.case((Call.lro_used.is_(True), 1), else_=0)
+    callbacks = sa.case((Call.callback_registered.is_(True), 1), else_=0)
+    dep = sa.func.coalesce(Call.departement, "")
+    line = sa.func.coalesce(Call.line, "")
+    query = (
+        sa.select(
+            dep,
+            line,
+            sa.func.count(),
+            sa.func.sum(answered),
+            sa.func.sum(abandoned),
+            sa.func.sum(deterred),
+            sa.func.sum(lro),
+            sa.func.sum(callbacks),
+        )
+        .where(Call.arrived_at >= start, Call.arrived_at < end)
+        .group_by(dep, line)
+        .order_by(dep, line)
+    )
+    if departements is not None:
+        query = query.where(Call.departement.in_(departements))
+    report = Report(start, end)
+    with store.engine.connect() as conn:
+        for d, ln, n, a, ab, de, lr, cb in conn.execute(query).all():
+            report.rows.append(
+                ReportRow(
+                    d,
+                    ln,
+                    int(n),
+                    int(a or 0),
+                    int(ab or 0),
+                    int(de or 0),
+                    int(lr or 0),
+                    int(cb or 0),
+                )
+            )
+    return report
