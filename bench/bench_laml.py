@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import os
 import socket
 import statistics
@@ -112,9 +111,6 @@ def serve(port: int) -> None:
     @app.post("/bare")
     async def bare() -> Response:
         return Response(BARE_DOCUMENT, media_type="application/xml")
-
-    if os.environ.get("BENCH_GC_FREEZE"):
-        gc.freeze()  # the configuration and the code, out of the collector's way
 
     uvicorn.run(
         app,

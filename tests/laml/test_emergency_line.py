@@ -329,7 +329,7 @@ async def test_given_provider_refuses_the_listener_call_then_caller_requeued(
     assert await service.live.waiting_calls("75") == [call.sid]
 
 
-async def test_given_caller_hangs_up_while_listener_rings_then_the_listener_call_is_cancelled(
+async def test_given_caller_hangs_up_while_listener_rings_then_leg_cancelled_and_listener_freed(
     service: Harness,
 ) -> None:
     call, doc = await queued_call(service)
@@ -338,6 +338,8 @@ async def test_given_caller_hangs_up_while_listener_rings_then_the_listener_call
     await call.hang_up()
     await service.settle()
     assert service.provider.ended == [(sid, False)]
+    [listener] = await service.live.listeners("75")
+    assert listener.presence is Presence.AVAILABLE  # not left busy for a call that is gone
     late = await service.phone.doc(leg.url, outbound_fields(leg, sid, "in-progress"))
     assert late.said() == ["Cet appel n'est plus en attente. Merci."]
     assert late.tags == ["Say", "Hangup"]

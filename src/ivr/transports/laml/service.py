@@ -63,6 +63,7 @@ from ivr.flow.vocabulary import (
     StopRecording,
 )
 from ivr.runtime.commands import decode_media, encode_media
+from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import CallRuntime, Clock, MediaCommand, UnknownCallError
 from ivr.transports.laml import verbs
 from ivr.transports.laml.client import OutboundCall, ProviderCalls, ProviderError
@@ -116,6 +117,7 @@ class ListenerLeg:
 
     token: str
     number: str
+    departement: str | None = None
     sid: str | None = None
     answered: bool = False
     done: bool = False  # ended, or given up by the service
@@ -642,6 +644,7 @@ class LamlTransport:
             else {
                 "token": leg.token,
                 "number": leg.number,
+                "departement": leg.departement,
                 "sid": leg.sid,
                 "answered": leg.answered,
             },
@@ -667,7 +670,11 @@ class LamlTransport:
         leg = data.get("listener")
         if leg is not None:
             session.listener = ListenerLeg(
-                leg["token"], leg["number"], sid=leg["sid"], answered=leg["answered"]
+                leg["token"],
+                leg["number"],
+                leg.get("departement"),
+                sid=leg["sid"],
+                answered=leg["answered"],
             )
         waiting = commands[-1] if commands else None
         if isinstance(waiting, Dial):
@@ -704,7 +711,8 @@ class LamlTransport:
 
     async def _ring_listener(self, session: CallSession, dial: Dial) -> None:
         target = dial.targets[0]  # the dispatcher offers one listener per call
-        leg = ListenerLeg(self._new_token(), target.number)
+        state = self.runtime.state(session.call_id)
+        leg = ListenerLeg(self._new_token(), target.number, state.departement if state else None)
         session.listener = leg
         call = OutboundCall(
             to=target.number,
@@ -979,12 +987,19 @@ class LamlTransport:
         session.flow_ended = True
         leg = session.listener
         if leg is not None and not leg.answered and not leg.done:
-            # The caller left while the listener's phone rings: stop it.
+            # The caller left while the listener's phone rings: stop it, and make the
+            # listener available again (the dispatcher had marked them busy for this call).
             leg.done = True
             if leg.sid is None:
                 leg.cancel_wanted = True
             else:
                 self._spawn(self._cancel_leg(leg))
+            if leg.departement is not None:
+                self._spawn(
+                    self.runtime.set_listener_presence(
+                        leg.departement, leg.number, Presence.AVAILABLE
+                    )
+                )
 
     def _end(self, session: CallSession) -> None:
         if session.ended:
