@@ -3,6 +3,7 @@ played by ``FakeSiSiao`` behind ``httpx.MockTransport``, and a signed-in browser
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -171,3 +172,8 @@ def add_people(store: RecordStore) -> None:
     create_account(store, "s.national", PASSWORD, [(AccountRole.SUPPORT, None)])
     create_account(store, "a.national", PASSWORD, [(AccountRole.ADMIN_NATIONAL, None)])
     create_account(store, "a.essonne", PASSWORD, [(AccountRole.ADMIN_DEPARTEMENT, "91")])
+
+
+def shown(response: httpx.Response) -> str:
+    """The page's text as a person reads it (HTML entities decoded)."""
+    return html.unescape(response.text)

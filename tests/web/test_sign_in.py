@@ -10,7 +10,7 @@ from ivr.records.models import AccountRole
 from ivr.records.store import RecordStore
 from ivr.web import AccountError, create_account
 from ivr.web.security import hash_password, verify_password
-from tests.web.conftest import PASSWORD, World, add_people, csrf_of, sign_in
+from tests.web.conftest import PASSWORD, World, add_people, csrf_of, shown, sign_in
 
 
 def test_given_a_password_when_hashed_then_scrypt_with_its_own_salt_verifies_it() -> None:
@@ -36,8 +36,8 @@ async def test_given_no_session_when_the_console_is_opened_then_401_with_the_sig
 ) -> None:
     response = await browser.get("/console")
     assert response.status_code == 401
-    assert "Connectez-vous pour accéder à cette page." in response.text
-    assert 'name="suite" value="/console"' in response.text
+    assert "Connectez-vous pour accéder à cette page." in shown(response)
+    assert 'name="suite" value="/console"' in shown(response)
 
 
 async def test_given_the_right_password_when_signing_in_then_a_signed_httponly_lax_cookie(
@@ -65,7 +65,7 @@ async def test_given_a_wrong_password_when_signing_in_then_401_and_a_failed_atte
         "/connexion", data={"login": "c.dupont", "password": "faux", "csrf": csrf_of(page.text)}
     )
     assert response.status_code == 401
-    assert "Identifiant ou mot de passe incorrect." in response.text
+    assert "Identifiant ou mot de passe incorrect." in shown(response)
     assert ("c.dupont", "login_failed", "session", None) in world[0].audit()
 
 
@@ -76,7 +76,7 @@ async def test_given_no_csrf_token_when_signing_in_then_403(
     await browser.get("/connexion")
     response = await browser.post("/connexion", data={"login": "c.dupont", "password": PASSWORD})
     assert response.status_code == 403
-    assert "Formulaire expiré ou invalide" in response.text
+    assert "Formulaire expiré ou invalide" in shown(response)
 
 
 async def test_given_a_forged_cookie_when_a_page_is_opened_then_401(
@@ -99,7 +99,7 @@ async def test_given_a_listener_when_opening_support_or_admin_then_403_in_french
     for path in ("/support", "/admin", "/admin/journal", "/admin/rapport.csv"):
         response = await browser.get(path)
         assert response.status_code == 403, path
-        assert "Accès refusé" in response.text
+        assert "Accès refusé" in shown(response)
 
 
 async def test_given_a_session_when_logging_out_then_the_console_asks_to_sign_in_again(
@@ -110,7 +110,7 @@ async def test_given_a_session_when_logging_out_then_the_console_asks_to_sign_in
     assert (await browser.post("/deconnexion", data={})).status_code == 403
     response = await browser.post("/deconnexion", data={"csrf": csrf})
     assert response.status_code == 200
-    assert "Vous êtes déconnecté." in response.text
+    assert "Vous êtes déconnecté." in shown(response)
     assert (await browser.get("/console")).status_code == 401
 
 

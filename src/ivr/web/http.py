@@ -28,7 +28,9 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
+from ivr.flow.common import MENU_PROMPTS
 from ivr.flow.engine import Phase
+from ivr.flow.vocabulary import Dial
 from ivr.records.models import AccountRole, EscalationStatus
 from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import LiveCall
@@ -284,9 +286,9 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
                 continue
             if call.listener == phone or state.summary.connected_to == phone:
                 return call, "en communication"
-            if state.phase is Phase.LISTENER_DIALING and phone in {
-                t.number for t in state.hunt_targets
-            }:
+            if state.phase is Phase.LISTENER_DIALING and any(
+                isinstance(m, Dial) and phone in {t.number for t in m.targets} for m in call.pending
+            ):
                 return call, "sonne"
         return None
 
@@ -325,7 +327,7 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         route = RouteIndex(config).route(called)
         if route is not None and route.departement is not None:
             return "par le numéro 115 composé (réseau)"
-        if "welcome_115" in prompts:
+        if MENU_PROMPTS[Phase.DEPT_MENU][0] in prompts:
             return "par la réponse de l'appelant au menu des départements"
         return "par géolocalisation (numéro de l'appelant ou position AML)"
 
