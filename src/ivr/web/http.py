@@ -794,7 +794,10 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         name = "departments.yaml"
         if isinstance(upload, UploadFile) and upload.filename:
             name = Path(upload.filename).name
-            raw = await upload.read(MAX_CONFIG_BYTES + 1)
+            try:
+                raw = await upload.read(MAX_CONFIG_BYTES + 1)
+            finally:
+                await form.close()  # the upload's temporary file
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError:
