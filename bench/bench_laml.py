@@ -19,9 +19,11 @@ Endpoints measured:
 Two loads, each with 200 concurrent clients (one connection each):
 - saturation: every client sends its next request as soon as it has the answer; gives the
   requests per second (the target: at least 70 % of the bare endpoint's);
-- paced: every client sends one request every ``200 / RATE`` seconds (RATE requests per
-  second in all, far above the busiest département's webhook rate); gives the latency a
-  provider sees (the target: p99 under 20 ms).
+- paced: every client is one caller and sends one timed request every ``200 / RATE``
+  seconds (RATE timed requests per second in all, far above the busiest département's
+  webhook rate), between untimed ones that start the call (menu) and hang it up (status
+  callback), so the service holds about 200 live calls; gives the latency a provider sees
+  (the target: p99 under 20 ms). The bare endpoint gets an untimed second request too.
 In a closed loop at saturation, latency is the number of clients divided by the throughput
 (Little's law): 200 clients on a server doing 2,000 requests per second wait 100 ms each,
 whatever the endpoint, so the latency target is read on the paced load.
@@ -79,6 +81,7 @@ def serve(port: int) -> None:
     from starlette.responses import Response
 
     from ivr.flow import build_flow
+    from ivr.flow.vocabulary import CallSummary
     from ivr.runtime.live_state import InMemoryLiveState
     from ivr.runtime.runtime import CallRuntime
     from ivr.transports.laml import LamlConfig, LamlTransport, OutboundCall, laml_router
@@ -99,11 +102,19 @@ def serve(port: int) -> None:
         async def delete_queue(self, queue_sid: str) -> None:
             raise AssertionError("no REST call expected")
 
+    class NoRecords:
+        """Finished calls are not kept (the service writes them to its database)."""
+
+        async def call_finished(
+            self, summary: CallSummary, started_at: datetime, ended_at: datetime
+        ) -> None:
+            return None
+
     def clock() -> datetime:
         return AT
 
     flow = build_flow(load_config(CONFIG))
-    runtime = CallRuntime(flow, InMemoryLiveState(), clock)
+    runtime = CallRuntime(flow, InMemoryLiveState(), clock, records=NoRecords())
     config = LamlConfig(auth_token=TOKEN, public_base_url=PUBLIC, account_sid=ACCOUNT)
     app = FastAPI()
     app.include_router(laml_router(LamlTransport(runtime, config, NoProvider(), clock)))
@@ -209,13 +220,28 @@ class Run:
         )
 
 
+async def exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, raw: bytes) -> bool:
+    """Send one request and read its whole answer; True when it is a 200."""
+    writer.write(raw)
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    await reader.readexactly(length)
+    return head.startswith(b"HTTP/1.1 200")
+
+
 async def one_client(
     port: int,
     work: list[bytes],
     latencies: list[float],
     failures: list[int],
     pace: Callable[[int], float] | None,
+    before: list[bytes] | None = None,
+    after: list[bytes] | None = None,
 ) -> None:
+    """One connection: ``before[i]`` (untimed), ``work[i]`` timed, ``after[i]`` (untimed)."""
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
         for index, raw in enumerate(work):
@@ -223,16 +249,14 @@ async def one_client(
                 delay = pace(index) - time.perf_counter()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if before is not None and not await exchange(reader, writer, before[index]):
+                failures.append(1)
             start = time.perf_counter()
-            writer.write(raw)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            await reader.readexactly(length)
+            ok = await exchange(reader, writer, raw)
             latencies.append(time.perf_counter() - start)
-            if not head.startswith(b"HTTP/1.1 200"):
+            if not ok:
+                failures.append(1)
+            if after is not None and not await exchange(reader, writer, after[index]):
                 failures.append(1)
     finally:
         writer.close()
@@ -249,11 +273,19 @@ async def saturate(name: str, port: int, work: list[bytes]) -> Run:
     return Run(name, len(work), time.perf_counter() - start, latencies, len(failures))
 
 
-async def paced(name: str, port: int, work: list[bytes]) -> Run:
+async def paced(
+    name: str, port: int, work: list[bytes], before: list[bytes] | None, after: list[bytes]
+) -> Run:
+    """Every client sends a request every ``CLIENTS / RATE`` seconds, timed, between its
+    untimed ``before`` (the call's start, for the menu) and ``after`` (its hang-up): each
+    client is one caller with one live call at a time, so the service holds about as many
+    calls as there are clients, as in service."""
     latencies: list[float] = []
     failures: list[int] = []
     interval = CLIENTS / RATE
     chunks = [work[i::CLIENTS] for i in range(CLIENTS)]
+    befores = [before[i::CLIENTS] if before is not None else None for i in range(CLIENTS)]
+    afters = [after[i::CLIENTS] for i in range(CLIENTS)]
     origin = time.perf_counter() + 0.2
 
     def schedule(client: int) -> Callable[[int], float]:
@@ -262,7 +294,10 @@ async def paced(name: str, port: int, work: list[bytes]) -> Run:
 
     start = time.perf_counter()
     await asyncio.gather(
-        *(one_client(port, c, latencies, failures, schedule(i)) for i, c in enumerate(chunks))
+        *(
+            one_client(port, c, latencies, failures, schedule(i), befores[i], afters[i])
+            for i, c in enumerate(chunks)
+        )
     )
     return Run(name, len(work), time.perf_counter() - start, latencies, len(failures))
 
@@ -334,11 +369,15 @@ async def measure(port: int) -> tuple[list[Run], list[float], list[float]]:
     ]
 
     count = int(RATE * PACED_S)
-    await saturate("setup", port, entry_requests("pm", count))
-    runs.append(await paced("bare paced", port, bare_requests(count)))
-    runs.append(await paced("entry paced", port, entry_requests("pe", count)))
-    await saturate("teardown", port, hangup_requests("pe", count))
-    runs.append(await paced("menu paced", port, menu_requests("pm", count)))
+    bare, entry, menu = (
+        bare_requests(count),
+        entry_requests("pe", count),
+        menu_requests("pm", count),
+    )
+    runs.append(await paced("bare paced", port, bare, None, bare))
+    runs.append(await paced("entry paced", port, entry, None, hangup_requests("pe", count)))
+    starts, hangups = entry_requests("pm", count), hangup_requests("pm", count)
+    runs.append(await paced("menu paced", port, menu, starts, hangups))
     return runs, entry_ratios, menu_ratios
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from ivr.flow import CallFlow, build_flow
@@ -16,7 +17,7 @@ from tests.laml.fakes import (
     Doc,
     InboundCall,
 )
-from tests.laml.harness import SUNDAY_NIGHT, Harness, running
+from tests.laml.harness import PARIS, SUNDAY_NIGHT, Harness, running
 
 ASK_DEPARTEMENT = (
     "Tapez les deux chiffres de votre département. Pour la Corse, tapez 2 0. "
@@ -348,3 +349,25 @@ def test_document_parser_sees_every_verb() -> None:
         b"<Hangup /></Response>"
     )
     assert Doc.parse(raw).tags == ["Say", "Hangup"]
+
+
+async def test_given_silence_at_the_reason_menu_then_tier1_without_a_reason(
+    service: Harness,
+) -> None:
+    call = InboundCall(service.phone, ASSISTANCE)
+    doc = await call.stay_silent(await call.press(await call.start(), "75"))
+    assert doc.dialled() == [PARIS_REFERENTS[0]]
+    state = service.runtime.state(call.sid)
+    assert state is not None
+    assert state.summary.reason is None
+
+
+async def test_given_referents_off_duty_and_national_support_open_then_tier2(
+    flow: CallFlow,
+) -> None:
+    friday_late = datetime(2025, 3, 14, 16, 15, tzinfo=PARIS)  # referents until 16:00
+    async with running(flow, now=friday_late) as service:
+        call = InboundCall(service.phone, ASSISTANCE)
+        doc = await call.press(await call.press(await call.start(), "75"), "1")
+        assert doc.said() == ["Nous vous mettons en relation avec le support national SI SIAO."]
+        assert doc.dialled() == [NATIONAL_SUPPORT[0]]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from ivr.flow import Phase
 from ivr.flow.vocabulary import DialOutcome, Outcome, Role
 from ivr.runtime.live_state import Presence
@@ -134,16 +136,35 @@ async def test_given_national_entry_and_no_answer_to_the_menu_then_national_lro(
     assert doc.dialled() == [PARIS_LRO[1]]  # the national chain
 
 
-async def test_given_platform_closed_then_closure_message_and_lro(service: Harness) -> None:
-    await service.live.set_platform("75", closed=True, emergency_closed=False)
+@pytest.mark.parametrize(
+    ("closed", "emergency", "message", "trigger"),
+    [
+        (
+            True,
+            False,
+            "La plateforme du 115 Paris est fermée pour le moment. Votre appel va être transféré.",
+            "closure",
+        ),
+        (
+            False,
+            True,
+            "La plateforme du 115 Paris est exceptionnellement fermée. Votre appel va être "
+            "transféré.",
+            "emergency_closure",
+        ),
+    ],
+)
+async def test_given_platform_closed_then_closure_message_and_lro(
+    service: Harness, closed: bool, emergency: bool, message: str, trigger: str
+) -> None:
+    await service.live.set_platform("75", closed=closed, emergency_closed=emergency)
     call = InboundCall(service.phone, PARIS_115)
     doc = await call.start()
-    assert doc.said() == [
-        "La plateforme du 115 Paris est fermée pour le moment. Votre appel va être transféré.",
-        LRO_TRANSFER,
-    ]
+    assert doc.said() == [message, LRO_TRANSFER]
     assert doc.dialled() == [PARIS_LRO[0]]
-    assert service.runtime.state(call.sid).summary.deterrence == "closure"  # type: ignore[union-attr]
+    state = service.runtime.state(call.sid)
+    assert state is not None
+    assert state.summary.deterrence == trigger
 
 
 # --------------------------------------------------------------------------- saturation
