@@ -1,26 +1,90 @@
-"""The FastAPI application, built from the services of the composition root."""
+"""The FastAPI application: routers mounted and background work run from the services."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
+from geoloc.http import build_router as build_aml_router
 from ivr.composition import Services
+from ivr.transports.laml import laml_router
+from ivr.web import STATIC_DIR, build_console_router
+
+log = logging.getLogger(__name__)
 
 
 def create_app(services: Services) -> FastAPI:
-    """The web application: health now; transports and pages join as they are built."""
-    app = FastAPI(title="IVR 115 et assistance SI SIAO", version="0.1.0")
+    """The web application of one instance of the service."""
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        stop.clear()
+        await services.node.start()
+        if services.sisiao.configured:
+            tasks.append(asyncio.create_task(services.sisiao.outbox.run(stop), name="outbox"))
+            tasks.append(asyncio.create_task(services.sisiao.monitor.run(stop), name="monitor"))
+        if services.ari is not None:
+            tasks.append(asyncio.create_task(services.ari.run(stop), name="ari"))
+        try:
+            yield
+        finally:
+            stop.set()
+            await services.node.stop()  # hands live calls over, flushes the records
+            await asyncio.gather(*tasks, return_exceptions=True)
+            tasks.clear()
+            if services.ari is not None:
+                await services.ari.close()
+            if services.laml is not None:
+                await services.laml.drain()
+            await services.sisiao.lookups.aclose()
+            await services.http.aclose()
+
+    app = FastAPI(title="IVR 115 et assistance SI SIAO", version="0.1.0", lifespan=lifespan)
     app.state.services = services
 
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         config = services.config
+        try:
+            incident = services.sisiao.monitor.banner()
+        except Exception:  # health must answer even when the database does not
+            log.exception("SI SIAO incident state unreadable")
+            incident = "état des incidents SI SIAO illisible"
         return {
             "status": "ok",
+            "instance": services.node.instance_id,
             "departements": len(config.departements),
             "assistance_number": config.national.assistance_number,
+            "live_calls": len(services.runtime.calls),
+            "sisiao": "configuré" if services.sisiao.configured else "non configuré",
+            "sisiao_incident": incident,
+            "ari": None if services.ari is None else services.ari.connected.is_set(),
+            "laml": services.laml is not None,
         }
 
+    app.include_router(
+        build_aml_router(
+            services.locator,
+            services.positions,
+            (
+                services.settings.aml_hmac_key.get_secret_value().encode()
+                if services.settings.aml_hmac_key
+                else None
+            ),
+            services.clock,
+        )
+    )
+    if services.laml is not None:
+        app.include_router(laml_router(services.laml))
+    if services.console is not None:
+        app.include_router(build_console_router(services.console))
+        app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app

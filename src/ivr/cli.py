@@ -193,7 +193,17 @@ def simulate(
         waiting=waiting,
         hang_up_at=Phase(hang_up_at) if hang_up_at else None,
     )
-    call = Simulator(build_flow(cfg)).run(script, moment)
+    flow = build_flow(cfg)
+    route = flow.routes.route(script.to_number)
+    if script.from_number and route is not None and route.line == "115" and not route.departement:
+        # A national 115 entry: geolocation may route the call, as in the service.
+        from geoloc.index import GeoIndex
+        from geoloc.locator import Locator
+        from geoloc.store import RecentPositions
+        from ivr.locating import CallLocator
+
+        flow.locate = CallLocator(Locator(GeoIndex.load()), RecentPositions(), flow.routes).hint
+    call = Simulator(flow).run(script, moment)
     from ivr.records.cli import record_simulation  # the records need SQLAlchemy: load late
 
     warning = record_simulation(call, moment, Settings())
@@ -250,12 +260,80 @@ def serve(host: str | None, port: int | None, config_path: str | None) -> None:
     uvicorn.run(create_app(services), host=host or settings.host, port=port or settings.port)
 
 
+# --------------------------------------------------------------------------- accounts
+
+
+ROLE_CHOICES = {
+    "ecoutant": "listener",
+    "referent": "referent",
+    "support": "support",
+    "admin-departement": "admin_departement",
+    "admin-national": "admin_national",
+}
+
+
+@main.group()
+def accounts() -> None:
+    """Comptes des consoles (écoutants, référents, support national, admins)."""
+
+
+@accounts.command("add")
+@click.argument("login")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="ROLE ou ROLE:DEPARTEMENT, ROLE parmi " + ", ".join(ROLE_CHOICES),
+)
+@click.option("--name", "display_name", help="nom affiché")
+@click.option("--phone", help="numéro du poste (obligatoire pour un écoutant)")
+@click.option("--email")
+@click.password_option("--password", help="mot de passe (12 caractères au moins)")
+def accounts_add(
+    login: str,
+    roles: tuple[str, ...],
+    display_name: str | None,
+    phone: str | None,
+    email: str | None,
+    password: str,
+) -> None:
+    """Crée un compte ; LOGIN est l'identifiant SI SIAO de la personne."""
+    from ivr.records.cli import _open_store, cli_actor
+    from ivr.records.models import AccountRole
+    from ivr.web import AccountError, create_account
+
+    grants: list[tuple[AccountRole, str | None]] = []
+    for spec in roles:
+        name, _, departement = spec.partition(":")
+        if name not in ROLE_CHOICES:
+            raise click.BadParameter(f"« {name} » n'est pas un rôle connu", param_hint="--role")
+        grants.append((AccountRole(ROLE_CHOICES[name]), departement.upper() or None))
+    store = _open_store(Settings())
+    try:
+        create_account(
+            store,
+            login,
+            password,
+            grants,
+            display_name=display_name,
+            phone=phone,
+            email=email,
+            by=cli_actor(),
+        )
+    except AccountError as exc:
+        click.echo(f"compte non créé : {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"compte « {login} » créé")
+
+
 # --------------------------------------------------------------------------- other packages
 
 
 def _register_commands() -> None:
     """Commands that live beside the packages they drive."""
     from geoloc.cli import locate
+    from ivr.prompts_audio import prompts_group
     from ivr.records.cli import calls_group, db_group, purge_command
     from sisiao_link.cli import sandbox_command
 
@@ -264,6 +342,7 @@ def _register_commands() -> None:
     main.add_command(db_group)
     main.add_command(purge_command)
     main.add_command(calls_group)
+    main.add_command(prompts_group, name="prompts")
 
 
 _register_commands()

@@ -1,13 +1,28 @@
-"""The composition root: settings, configuration, flows and stores wired in one place."""
+"""The composition root: settings, configuration, flows, stores, links and transports.
+
+Everything is built here, once, from the settings; nothing connects or starts here. The
+application's lifespan (``ivr.app``) starts and stops what runs in the background.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
+import httpx
+import sqlalchemy as sa
+
+from geoloc.index import GeoIndex
+from geoloc.locator import Locator
+from geoloc.store import RecentPositions
 from ivr.flow import CallFlow, build_flow
-from ivr.records.db import database_url, make_engine
+from ivr.locating import CallLocator
+from ivr.records.db import current_revision, database_url, head_revision, make_engine, upgrade
 from ivr.records.store import RecordStore
 from ivr.records.writer import RecordWriter
 from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, LiveState
@@ -16,9 +31,38 @@ from ivr.settings import Settings
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
+from ivr.transports.ari import AriTransport
+from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
+from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate
+from ivr.web import ConsoleDeps
 from routing.config import RoutingConfig
 from routing.loader import load_config
 from routing.rotation import InMemoryRotationStore, RotationStore
+from sisiao_link.alerts import Alerter, EmailAlerter, WebhookAlerter
+from sisiao_link.client import HttpSiSiaoClient
+from sisiao_link.incidents import IncidentStore
+from sisiao_link.lookup import LookupService
+from sisiao_link.monitor import VitalFunctionsMonitor
+from sisiao_link.outbox import Outbox
+from sisiao_link.port import SiSiaoPort
+from sisiao_link.unconfigured import UnconfiguredSiSiao
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(slots=True)
+class SiSiaoLink:
+    """The SI SIAO side: the port, the outbox, lookups and the vital functions monitor."""
+
+    port: SiSiaoPort
+    configured: bool
+    outbox: Outbox
+    lookups: LookupService
+    monitor: VitalFunctionsMonitor
 
 
 @dataclass(slots=True)
@@ -32,20 +76,38 @@ class Services:
     live: LiveState  # in-process, or Redis (IVR_REDIS_URL) with a local fallback
     registry: CallRegistry  # the same object: live-call snapshots, owners, leases
     records: RecordWriter  # write-behind to SQLite (default) or IVR_DATABASE_URL
+    store: RecordStore  # reads for the pages and the CLI
     runtime: CallRuntime  # transports register with it: runtime.register_transport(...)
     node: Node  # await node.start() / node.stop() in the application's lifespan
+    http: httpx.AsyncClient  # the one outbound HTTP client (SI SIAO, providers, alerts)
+    locator: Locator
+    positions: RecentPositions
+    sisiao: SiSiaoLink
+    console: ConsoleDeps | None = None  # the web consoles' collaborators
+    ari: AriTransport | None = None  # when IVR_ARI_URL is set
+    laml: LamlTransport | None = None  # when IVR_LAML_AUTH_TOKEN and IVR_PUBLIC_BASE_URL are set
+    clock: Callable[[], datetime] = utc_now
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def apply_config(self, config: RoutingConfig, text: str = "") -> None:
+        """Route new calls, and the next steps of calls in progress, by a new routing file.
+
+        Calls are not dropped: each keeps its state and continues under the new routing at
+        its next step (the transports read the flow through the runtime).
+        """
+        flow = build_flow(config)
+        flow.locate = self.flow.locate
+        self.config = config
+        self.flow = flow
+        self.runtime.flow = flow
+        log.info("routing configuration applied (%d départements)", len(config.departements))
 
 
 def build_services(settings: Settings) -> Services:
-    """Load and validate the routing file and build the stores (raises ``ConfigError``).
-
-    Nothing connects or starts here: ``services.node.start()`` does, in the lifespan.
-    """
+    """Load and validate the routing file and build everything (raises ``ConfigError``)."""
     config = load_config(settings.config_path)
     flow = build_flow(config)
-
-    def clock() -> datetime:
-        return datetime.now(UTC)
+    clock = utc_now
 
     instance_id = settings.instance_id or default_instance_id()
     live: InMemoryLiveState | ResilientLiveState
@@ -56,11 +118,11 @@ def build_services(settings: Settings) -> Services:
     else:
         live = InMemoryLiveState()
         health = memory_health
-    url = database_url(settings.database_url, settings.data_dir)
+    engine = make_engine(database_url(settings.database_url, settings.data_dir), create_dir=True)
+    _check_schema(settings, engine)
+    store = RecordStore(engine, clock)
     records = RecordWriter(
-        RecordStore(make_engine(url), clock),
-        settings.data_dir / "records-pending.jsonl",
-        instance_id=instance_id,
+        store, settings.data_dir / "records-pending.jsonl", instance_id=instance_id
     )
     runtime = CallRuntime(
         flow,
@@ -71,7 +133,16 @@ def build_services(settings: Settings) -> Services:
         registry=live,
         instance_id=instance_id,
     )
-    return Services(
+
+    # Where callers are: geolocation answers used when a 115 number does not say.
+    locator = Locator(GeoIndex.load())
+    positions = RecentPositions(clock=clock)
+    flow.locate = CallLocator(locator, positions, flow.routes).hint
+
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0))
+    sisiao = _sisiao(settings, engine, http, clock)
+
+    services = Services(
         settings=settings,
         config=config,
         flow=flow,
@@ -79,6 +150,150 @@ def build_services(settings: Settings) -> Services:
         live=live,
         registry=live,
         records=records,
+        store=store,
         runtime=runtime,
         node=Node(runtime, live, records, health, ClusterSettings()),
+        http=http,
+        locator=locator,
+        positions=positions,
+        sisiao=sisiao,
+        clock=clock,
     )
+    services.console = ConsoleDeps(
+        records=store,
+        runtime=runtime,
+        lookups=sisiao.lookups,
+        outbox=sisiao.outbox,
+        banner=sisiao.monitor.banner,
+        positions=positions,
+        locator=locator,
+        config=lambda: services.config,
+        clock=clock,
+        session_secret=_session_secret(settings),
+        on_config_accepted=services.apply_config,
+        secure_cookies=settings.secure_cookies,
+    )
+    if settings.ari_url:
+        services.ari = AriTransport(
+            url=settings.ari_url,
+            user=settings.ari_user,
+            password=settings.ari_password.get_secret_value(),
+            app=settings.ari_app,
+            dial_template=settings.ari_dial_template,
+            runtime=runtime,
+            http=http,
+        )
+    if settings.laml_auth_token and settings.public_base_url:
+        laml_config = LamlConfig.from_settings(settings)
+        provider = ProviderClient(
+            http,
+            settings.laml_api_base_url,
+            settings.laml_account_sid or "",
+            laml_config.auth_token,
+        )
+        services.laml = LamlTransport(
+            runtime, laml_config, provider, clock, events=ProviderRecords(store)
+        )
+        runtime.register_transport("laml", services.laml)
+    return services
+
+
+def _sisiao(
+    settings: Settings, engine: sa.Engine, http: httpx.AsyncClient, clock: Callable[[], datetime]
+) -> SiSiaoLink:
+    port: SiSiaoPort
+    if settings.sisiao_base_url:
+        port = HttpSiSiaoClient(
+            http,
+            settings.sisiao_base_url,
+            settings.sisiao_client_id,
+            settings.sisiao_client_secret.get_secret_value(),
+            clock,
+        )
+    else:
+        port = UnconfiguredSiSiao()
+    alerters: list[Alerter] = []
+    if settings.alert_webhook_url:
+        alerters.append(WebhookAlerter(http, settings.alert_webhook_url))
+    if settings.alert_smtp_host and settings.alert_email_to:
+        alerters.append(
+            EmailAlerter(
+                settings.alert_smtp_host,
+                settings.alert_smtp_port,
+                settings.alert_email_from,
+                settings.alert_email_to,
+            )
+        )
+    return SiSiaoLink(
+        port=port,
+        configured=bool(settings.sisiao_base_url),
+        outbox=Outbox(engine, port, clock),
+        lookups=LookupService(port, clock),
+        monitor=VitalFunctionsMonitor(port, IncidentStore(engine), alerters, clock),
+    )
+
+
+def _check_schema(settings: Settings, engine: sa.Engine) -> None:
+    """The embedded SQLite database is brought up to date; a configured one must be already
+    (``ivr db upgrade``, run by whoever deploys), which is only checked and logged here."""
+    if settings.database_url is None:
+        upgrade(engine)
+        return
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        log.error(
+            "schéma de la base en version %s, attendu %s : lancez « ivr db upgrade »", current, head
+        )
+
+
+def _session_secret(settings: Settings) -> str:
+    """The consoles' signing secret: configured, or random and kept in the data folder."""
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    path = Path(settings.data_dir) / "session-secret"
+    if path.exists():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    path.write_text(secret, encoding="utf-8")
+    path.chmod(0o600)
+    return secret
+
+
+class ProviderRecords:
+    """LaML provider callbacks into the records: recording metadata, call-back outcomes."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+
+    async def call_status(self, update: CallStatusUpdate) -> None:
+        log.info(
+            "provider status %s %s %s (%s)",
+            update.call_id,
+            update.leg,
+            update.status,
+            update.provider_sid,
+        )
+
+    async def recording(self, update: RecordingUpdate) -> None:
+        if update.status != "completed" or not update.url:
+            log.warning(
+                "recording %s of %s: %s", update.recording_sid, update.call_id, update.status
+            )
+            return
+        await asyncio.to_thread(
+            self.store.add_recording,
+            update.call_id,
+            update.started_at or update.at,
+            update.url,
+            float(update.duration_s) if update.duration_s is not None else None,
+        )
+
+    async def callback(self, update: CallbackUpdate) -> None:
+        log.info(
+            "call-back %s (%s) by %s: %s",
+            update.callback_id,
+            update.departement,
+            update.listener,
+            update.status,
+        )

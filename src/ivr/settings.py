@@ -43,3 +43,14 @@ class Settings(BaseSettings):
     sisiao_base_url: str | None = None  # None: no SI SIAO link (lookups say unavailable)
     sisiao_client_id: str = ""
     sisiao_client_secret: SecretStr = SecretStr("")
+
+    # Alerts to the Dihal on-call when SI SIAO's vital functions fail persistently
+    alert_webhook_url: str | None = None
+    alert_smtp_host: str | None = None
+    alert_smtp_port: int = 25
+    alert_email_from: str = "ivr-115@localhost"
+    alert_email_to: list[str] = []
+
+    # Web consoles
+    session_secret: SecretStr | None = None  # None: a random secret kept in <data_dir>
+    secure_cookies: bool = True  # False only for plain-HTTP development on another host

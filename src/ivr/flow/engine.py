@@ -10,7 +10,7 @@ they are given, mutate the state and return commands.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -246,11 +246,18 @@ class CallFlow:
         self.routes = RouteIndex(config)
         self._definitions = {Line.ASSISTANCE: assistance, Line.EMERGENCY: emergency}
         self._start = start
+        # Where a call should go when its number does not say (geolocation); a read of
+        # in-memory answers, given by the composition root, so starting a call stays I/O-free.
+        self.locate: Callable[[str, str | None, datetime], str | None] | None = None
 
     def context(self, now: datetime) -> FlowContext:
         return FlowContext(self.config, self.routes, now)
 
     def start(self, event: CallStarted, now: datetime) -> tuple[CallState, list[Command]]:
+        if event.hint_departement is None and self.locate is not None:
+            hint = self.locate(event.to_number, event.from_number, now)
+            if hint is not None:
+                event = replace(event, hint_departement=hint)
         state = CallState(call_id=event.call_id, called=event.to_number, caller=event.from_number)
         state.started_at = now
         commands = self._start(self.context(now), state, event)

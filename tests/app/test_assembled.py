@@ -1,0 +1,133 @@
+"""The service as ``ivr serve`` assembles it: every router mounted on one app, one root."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ivr.app import create_app
+from ivr.composition import build_services
+from ivr.settings import Settings
+from tests.web.conftest import csrf_of
+
+REPO = Path(__file__).parent.parent.parent
+PASSWORD = "un mot de passe solide"
+
+
+def settings_for(tmp_path: Path, **extra: object) -> Settings:
+    return Settings(
+        config_path=REPO / "config" / "departments.yaml",
+        data_dir=tmp_path,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def add_account(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    env["IVR_DATA_DIR"] = str(tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "ivr.cli", "accounts", "add", *args, "--password", PASSWORD],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture
+async def browser(tmp_path: Path) -> httpx.AsyncClient:
+    app = create_app(build_services(settings_for(tmp_path)))
+    transport = httpx.ASGITransport(app=app)
+    return httpx.AsyncClient(transport=transport, base_url="https://ivr.test")
+
+
+async def test_given_account_created_by_the_cli_then_the_listener_signs_in_to_the_console(
+    tmp_path: Path,
+) -> None:
+    build_services(settings_for(tmp_path))  # the embedded database is created on first start
+    done = add_account(
+        tmp_path, "marie.dupont", "--role", "ecoutant:75", "--phone", "02 61 91 07 50"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "compte « marie.dupont » créé" in done.stdout
+    app = create_app(build_services(settings_for(tmp_path)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://ivr.test"
+    ) as browser:
+        page = await browser.get("/connexion")
+        response = await browser.post(
+            "/connexion",
+            data={"login": "marie.dupont", "password": PASSWORD, "csrf": csrf_of(page.text)},
+        )
+        assert response.status_code == 303
+        console = await browser.get("/console")
+        assert console.status_code == 200
+        assert "115" in console.text
+        health = await browser.get("/healthz")
+        assert health.json()["sisiao"] == "non configuré"
+
+
+def test_given_unknown_role_then_the_cli_refuses_in_french(tmp_path: Path) -> None:
+    build_services(settings_for(tmp_path))
+    done = add_account(tmp_path, "x", "--role", "pilote")
+    assert done.returncode == 2
+    assert "« pilote » n'est pas un rôle connu" in done.stderr
+
+
+async def test_given_aml_key_then_signed_position_is_accepted_and_unsigned_refused(
+    tmp_path: Path,
+) -> None:
+    services = build_services(settings_for(tmp_path, aml_hmac_key="clé-de-test"))
+    body = json.dumps(
+        {
+            "v": 1,
+            "caller": "+33612345678",
+            "lat": 48.8566,
+            "lon": 2.3522,
+            "radius_m": 30,
+            "positioned_at": datetime.now(UTC).isoformat(),
+            "method": "G",
+        }
+    ).encode()
+    signature = "sha256=" + hmac.new(b"cl\xc3\xa9-de-test", body, hashlib.sha256).hexdigest()
+    app = create_app(services)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://ivr.test"
+    ) as client:
+        unsigned = await client.post("/aml", content=body)
+        assert unsigned.status_code in (401, 403)
+        signed = await client.post(
+            "/aml",
+            content=body,
+            headers={"X-AML-Signature": signature, "content-type": "application/json"},
+        )
+    assert signed.status_code in (200, 202), signed.text
+    report = services.positions.latest("+33612345678")
+    assert report is not None
+    assert round(report.lat, 4) == 48.8566
+
+
+async def test_given_no_laml_token_then_laml_routes_are_absent_and_others_answer(
+    tmp_path: Path,
+) -> None:
+    app = create_app(build_services(settings_for(tmp_path)))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://ivr.test"
+    ) as client:
+        laml = await client.post("/laml/voice", data={"CallSid": "CA1", "To": "+33806000156"})
+        console = await client.get("/console")
+        aml = await client.post("/aml", content=b"{}")
+    assert laml.status_code == 404  # no token: the webhooks are not exposed at all
+    assert console.status_code == 401  # the console asks to sign in
+    assert aml.status_code == 403  # AML refused: no key configured, the receiver fails closed
