@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ivr.runtime.live_state import CallSnapshot, Claim, Presence
 from tests.state.conftest import SharedState, snapshot_of
+from tests.state.helpers import eventually
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -314,9 +315,18 @@ async def test_given_a_lease_then_only_its_holder_releases_it(live: SharedState)
 async def test_given_a_subscriber_then_a_dispatch_notification_reaches_it(
     live: SharedState,
 ) -> None:
-    stream = live.notifications()
-    first = asyncio.ensure_future(anext(stream))
-    await asyncio.sleep(0.2)  # the subscription is in place
+    stop = asyncio.Event()
+    received: list[str] = []
+
+    async def listen() -> None:
+        async for departement in live.notifications(stop):
+            received.append(departement)
+
+    listening = asyncio.ensure_future(listen())
+    await asyncio.sleep(0.3)  # the subscription is in place
     await live.notify("93")
-    assert await asyncio.wait_for(first, 3.0) == "93"
-    await stream.aclose()  # type: ignore[attr-defined]
+    await live.notify("95")
+    await eventually(lambda: len(received) == 2, within=3)
+    stop.set()
+    await asyncio.wait_for(listening, 3.0)  # ends by itself once stopped
+    assert received == ["93", "95"]

@@ -4,6 +4,7 @@ calls it from its own thread, never from the event loop."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -321,6 +322,53 @@ class CallRow:
         }
 
 
+_COPY_COLUMNS = (
+    "call_id",
+    "line",
+    "departement",
+    "caller",
+    "called",
+    "arrived_at",
+    "answered_at",
+    "ended_at",
+    "outcome",
+    "tier_reached",
+    "connected_to",
+    "connected_role",
+    "reason",
+    "deterrence",
+    "lro_used",
+    "callback_registered",
+    "prompts",
+    "instance_id",
+    "takeovers",
+)
+
+
+def _copy_row(r: CallRecord) -> tuple[object, ...]:
+    return (
+        r.call_id,
+        r.line,
+        r.departement,
+        r.caller,
+        r.called,
+        r.arrived_at,
+        r.answered_at,
+        r.ended_at,
+        r.outcome,
+        r.tier_reached,
+        r.connected_to,
+        r.connected_role,
+        r.reason,
+        r.deterrence,
+        r.lro_used,
+        r.callback_registered,
+        json.dumps(list(r.prompts), ensure_ascii=False),
+        r.instance_id,
+        r.takeovers,
+    )
+
+
 class RecordStore:
     """The records database, through an engine whose schema is up to date."""
 
@@ -350,7 +398,9 @@ class RecordStore:
         calls = [i for i in items if isinstance(i, CallRecord)]
         callbacks = [i for i in items if isinstance(i, CallbackRequest)]
         with self.engine.begin() as conn:
-            if calls:
+            if calls and self.engine.dialect.name == "postgresql":
+                self._copy_calls(conn, calls, result)
+            elif calls:
                 self._write_calls(conn, calls, result)
             if callbacks:
                 rows = [
@@ -437,6 +487,58 @@ class RecordStore:
         ]
         if events:
             conn.execute(sa.insert(EVENTS), events)
+
+    def _copy_calls(
+        self, conn: sa.Connection, calls: Sequence[CallRecord], result: WriteResult
+    ) -> None:
+        """PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT
+        that skips the calls already recorded; the new calls' legs and events are COPYed.
+
+        A multi-row INSERT with RETURNING costs more to build and parse than to run; COPY
+        streams the rows. Same transaction, same idempotence as the generic path."""
+        unique: dict[str, CallRecord] = {}
+        for record in calls:
+            if record.call_id in unique:
+                result.duplicates.append(record.call_id)
+            unique.setdefault(record.call_id, record)
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        columns = ", ".join(_COPY_COLUMNS)
+        with driver.cursor() as cur:
+            cur.execute(
+                "CREATE TEMPORARY TABLE IF NOT EXISTS ivr_calls_in ON COMMIT DELETE ROWS "
+                f"AS SELECT {columns} FROM calls WITH NO DATA"
+            )
+            with cur.copy(f"COPY ivr_calls_in ({columns}) FROM STDIN") as copy:
+                for r in unique.values():
+                    copy.write_row(_copy_row(r))
+            cur.execute(
+                f"INSERT INTO calls ({columns}) SELECT {columns} FROM ivr_calls_in "
+                "ON CONFLICT (call_id) DO NOTHING RETURNING id, call_id"
+            )
+            inserted = {call_id: pk for pk, call_id in cur.fetchall()}
+            result.duplicates += [call_id for call_id in unique if call_id not in inserted]
+            result.calls = len(inserted)
+            new = [r for r in unique.values() if r.call_id in inserted]
+            with cur.copy(
+                "COPY call_legs (call_pk, seq, number, role, result, started_at) FROM STDIN"
+            ) as copy:
+                for r in new:
+                    for n, leg in enumerate(r.legs):
+                        copy.write_row(
+                            (
+                                inserted[r.call_id],
+                                n,
+                                leg.number,
+                                leg.role,
+                                leg.result,
+                                leg.started_at,
+                            )
+                        )
+            with cur.copy("COPY call_events (call_pk, seq, kind, detail, at) FROM STDIN") as copy:
+                for r in new:
+                    for n, event in enumerate(r.events):
+                        copy.write_row((inserted[r.call_id], n, event.kind, event.detail, event.at))
 
     # ----------------------------------------------------------------- calls
 

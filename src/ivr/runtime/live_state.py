@@ -22,6 +22,7 @@ from typing import Any, Protocol
 from ivr.flow.vocabulary import QueueStatus
 
 RECENT_HANDLING_TIMES = 20
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: fast dumps
 
 
 class Presence(StrEnum):
@@ -118,7 +119,7 @@ class CallSnapshot:
         def iso(value: datetime | None) -> str | None:
             return value.isoformat() if value is not None else None
 
-        return json.dumps(
+        return _JSON.encode(
             {
                 "call_id": self.call_id,
                 "owner": self.owner,
@@ -132,9 +133,7 @@ class CallSnapshot:
                 "dials": [[number, at.isoformat()] for number, at in self.dials],
                 "transport_data": self.transport_data,
                 "takeovers": self.takeovers,
-            },
-            ensure_ascii=False,
-            separators=(",", ":"),
+            }
         )
 
     @classmethod
@@ -212,8 +211,9 @@ class CallRegistry(Protocol):
         """Tell every instance that a département's queue may be dispatched."""
         ...
 
-    def notifications(self) -> AsyncIterator[str]:
-        """Départements named by ``notify`` (from any instance), as they come."""
+    def notifications(self, stop: asyncio.Event) -> AsyncIterator[str]:
+        """Départements named by ``notify`` (from any instance), as they come, until
+        ``stop`` is set (the iteration then ends by itself, without cancellation)."""
         ...
 
 
@@ -448,11 +448,14 @@ class InMemoryLiveState:
         for queue in self._subscribers:
             queue.put_nowait(departement)
 
-    async def notifications(self) -> AsyncIterator[str]:
+    async def notifications(self, stop: asyncio.Event) -> AsyncIterator[str]:
         queue: asyncio.Queue[str] = asyncio.Queue()
         self._subscribers.add(queue)
         try:
-            while True:
-                yield await queue.get()
+            while not stop.is_set():
+                try:
+                    yield await asyncio.wait_for(queue.get(), 0.5)
+                except TimeoutError:
+                    continue
         finally:
             self._subscribers.discard(queue)

@@ -284,7 +284,7 @@ class CallRuntime:
                 if call.answered_at is None and call.state.summary.connected_to is not None:
                     call.answered_at = self.clock()
                 await self._after_dial(call)
-            return media if await self._checkpoint(call, media) else []
+            return media if await self._checkpoint(call, media, stepped=bool(commands)) else []
 
     async def handle_and_deliver(self, call_id: str, event: Event) -> None:
         """Feed an event that no transport request carries (timer, listener offer)."""
@@ -423,13 +423,17 @@ class CallRuntime:
             takeovers=call.takeovers,
         )
 
-    async def _checkpoint(self, call: LiveCall, media: list[MediaCommand]) -> bool:
+    async def _checkpoint(
+        self, call: LiveCall, media: list[MediaCommand], *, stepped: bool = True
+    ) -> bool:
         """Remember what the call now waits on and save its snapshot.
 
-        False when another instance owns the call now (this one lost its lease): the call
-        is then dropped here without a hang-up, and its media must not be delivered.
+        ``stepped``: the flow answered with commands (an ignored event leaves the call
+        waiting on what it waited on). False when another instance owns the call now (this
+        one lost its lease): the call is then dropped here without a hang-up, and its media
+        must not be delivered.
         """
-        if media:
+        if stepped:
             waiting: list[MediaCommand] = [m for m in media if isinstance(m, WAITING_MEDIA)]
             call.pending = waiting[-1:]
         if self.registry is None or self.flow.finished(call.state):
@@ -508,7 +512,7 @@ class CallRuntime:
             for name, due in call.timers.items():
                 self._arm(state.call_id, name, max((due - now).total_seconds(), 0.0))
             media = await self._run(call, pending)
-            if not await self._checkpoint(call, media):
+            if not await self._checkpoint(call, media, stepped=bool(pending)):
                 return
         if isinstance(transport, ResumableTransport):
             await transport.resume(state.call_id, state, media, snapshot.transport_data)

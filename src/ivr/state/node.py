@@ -59,6 +59,7 @@ class Node:
         self.state_health = state_health
         self.cluster = cluster or ClusterSettings()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
         self.started = False
 
     @property
@@ -69,6 +70,7 @@ class Node:
         if self.started:
             return
         self.started = True
+        self._stop = asyncio.Event()
         if self.records is not None:
             self.records.start()
         if self.registry is not None:
@@ -85,11 +87,15 @@ class Node:
         if not self.started:
             return
         self.started = False
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        self._stop.set()
+        if self._tasks:
+            # The loops end by themselves; cancel only what is still stuck after a while.
+            _, stuck = await asyncio.wait(self._tasks, timeout=3.0)
+            for task in stuck:
+                task.cancel()
+            for task in self._tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         self._tasks = []
         handed = await self.runtime.hand_over()
         await self.runtime.drain()
@@ -110,23 +116,27 @@ class Node:
         for departement in self.runtime.queued_departements():
             await self.runtime.dispatch(departement)
 
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
+
     async def _beat(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 await self.beat()
             except Exception:  # the loop must outlive any one failure
                 log.exception("heartbeat failed")
-            await asyncio.sleep(self.cluster.heartbeat_s)
+            await self._pause(self.cluster.heartbeat_s)
 
     async def _listen(self) -> None:
         assert self.registry is not None
-        while True:
+        while not self._stop.is_set():
             try:
-                async for departement in self.registry.notifications():
+                async for departement in self.registry.notifications(self._stop):
                     await self.runtime.dispatch(departement)
             except Exception:
                 log.exception("dispatch notifications failed")
-                await asyncio.sleep(1.0)
+                await self._pause(1.0)
 
     def health(self) -> dict[str, Any]:
         """The live state's and the records' health, for ``/healthz``."""

@@ -480,20 +480,24 @@ class RedisLiveState:
     async def notify(self, departement: str) -> None:
         await self._r.publish(self._k("dispatch"), departement)
 
-    async def notifications(self) -> AsyncIterator[str]:
-        """Départements to dispatch; reconnects by itself when the server comes back."""
+    async def notifications(self, stop: asyncio.Event) -> AsyncIterator[str]:
+        """Départements to dispatch; reconnects by itself when the server comes back.
+
+        It polls with a short timeout and ends when ``stop`` is set: cancelling a pub/sub
+        read in redis-py can leave its connection pool locked."""
         channel = self._k("dispatch")
-        while True:
+        while not stop.is_set():
             pubsub: PubSub = self._pubsub_client.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(channel)
-                while True:
-                    message = await pubsub.get_message(timeout=1.0)
+                while not stop.is_set():
+                    message = await pubsub.get_message(timeout=0.25)
                     if message is not None and message.get("type") == "message":
                         yield str(message["data"])
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
                 log.warning("dispatch notifications interrupted: %s", exc)
-                await asyncio.sleep(1.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1.0)
             finally:
                 with contextlib.suppress(aioredis.ConnectionError, aioredis.TimeoutError, OSError):
                     await cast(Any, pubsub).aclose()  # untyped in redis-py

@@ -388,8 +388,8 @@ class ResilientLiveState:
     async def notify(self, departement: str) -> None:
         await self._read(lambda r: r.notify(departement), _nothing)
 
-    def notifications(self) -> AsyncIterator[str]:
-        return self.primary.notifications()
+    def notifications(self, stop: asyncio.Event) -> AsyncIterator[str]:
+        return self.primary.notifications(stop)
 
 
 async def _nothing() -> None:
