@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from ivr.flow.vocabulary import Attempt, CallSummary, DialOutcome, Line, Outcome, Role
@@ -136,16 +137,21 @@ def test_given_a_record_written_twice_then_one_row_stays_and_the_second_is_a_dup
     assert len(row.legs) == 3
 
 
-def test_given_a_batch_then_new_and_known_calls_are_told_apart(store: RecordStore) -> None:
+@pytest.mark.parametrize("use_copy", [True, False], ids=["copy", "insert"])
+def test_given_a_batch_then_new_and_known_calls_are_told_apart(
+    engine: sa.Engine, clock: Clock, use_copy: bool
+) -> None:
+    store = RecordStore(engine, clock, use_copy=use_copy)
     records = [
         CallRecord.from_summary(assistance_summary(f"c{n}"), T0, T0 + timedelta(minutes=n))
         for n in range(5)
     ]
     store.write(records[:2])
-    result = store.write(records)
+    result = store.write([*records, records[4]])
     assert result.calls == 3
-    assert sorted(result.duplicates) == ["c0", "c1"]
+    assert sorted(result.duplicates) == ["c0", "c1", "c4"]
     assert store.count_calls() == 5
+    assert [len(row.legs) for row in store.latest_calls()] == [3] * 5
 
 
 def test_given_simulated_calls_then_latest_calls_lists_the_most_recent_first(

@@ -372,9 +372,10 @@ def _copy_row(r: CallRecord) -> tuple[object, ...]:
 class RecordStore:
     """The records database, through an engine whose schema is up to date."""
 
-    def __init__(self, engine: sa.Engine, clock: Clock) -> None:
+    def __init__(self, engine: sa.Engine, clock: Clock, *, use_copy: bool = True) -> None:
         self.engine = engine
         self.clock = clock
+        self.use_copy = use_copy  # PostgreSQL: COPY batches (False: multi-row INSERTs)
 
     def ensure_directory(self) -> None:
         """Create the embedded SQLite file's directory if needed."""
@@ -398,7 +399,7 @@ class RecordStore:
         calls = [i for i in items if isinstance(i, CallRecord)]
         callbacks = [i for i in items if isinstance(i, CallbackRequest)]
         with self.engine.begin() as conn:
-            if calls and self.engine.dialect.name == "postgresql":
+            if calls and self.use_copy and self.engine.dialect.name == "postgresql":
                 self._copy_calls(conn, calls, result)
             elif calls:
                 self._write_calls(conn, calls, result)
