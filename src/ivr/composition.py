@@ -74,7 +74,7 @@ class Services:
     flow: CallFlow
     rotation: RotationStore
     live: LiveState  # in-process, or Redis (IVR_REDIS_URL) with a local fallback
-    registry: CallRegistry  # the same object: live-call snapshots, owners, leases
+    registry: CallRegistry | None  # with Redis, the same object: snapshots, owners, leases
     records: RecordWriter  # write-behind to SQLite (default) or IVR_DATABASE_URL
     store: RecordStore  # reads for the pages and the CLI
     runtime: CallRuntime  # transports register with it: runtime.register_transport(...)
@@ -112,8 +112,9 @@ def build_services(settings: Settings) -> Services:
     instance_id = settings.instance_id or default_instance_id()
     live: InMemoryLiveState | ResilientLiveState
     health: Callable[[], StateHealth]
+    registry: ResilientLiveState | None = None  # alone, no other instance takes calls over
     if settings.redis_url:
-        live = ResilientLiveState(RedisLiveState.from_url(settings.redis_url), clock)
+        live = registry = ResilientLiveState(RedisLiveState.from_url(settings.redis_url), clock)
         health = live.health
     else:
         live = InMemoryLiveState()
@@ -130,7 +131,7 @@ def build_services(settings: Settings) -> Services:
         clock,
         records=records,
         callbacks=records,
-        registry=live,
+        registry=registry,
         instance_id=instance_id,
     )
 
@@ -148,11 +149,11 @@ def build_services(settings: Settings) -> Services:
         flow=flow,
         rotation=InMemoryRotationStore(),
         live=live,
-        registry=live,
+        registry=registry,
         records=records,
         store=store,
         runtime=runtime,
-        node=Node(runtime, live, records, health, ClusterSettings()),
+        node=Node(runtime, registry, records, health, ClusterSettings()),
         http=http,
         locator=locator,
         positions=positions,

@@ -255,8 +255,6 @@ class CallRuntime:
         """A new call: returns the media commands the transport runs first."""
         if event.call_id in self.calls:
             return []  # a duplicate start (retried webhook, replayed event)
-        if self.registry is not None and await self.registry.call_owner(event.call_id):
-            return []  # the same start, already taken by another instance
         state, commands = self.flow.start(event, self.clock())
         name = transport_name or self._transport_name(transport)
         call = LiveCall(state, transport, transport_name=name)
@@ -264,7 +262,7 @@ class CallRuntime:
         async with call.lock:
             if self.registry is not None and not await self.registry.save_call(self.snapshot(call)):
                 self.calls.pop(event.call_id, None)
-                return []  # another instance registered the same call meanwhile
+                return []  # the same start, already taken by another instance
             media = await self._run(call, commands)
             return media if await self._checkpoint(call, media) else []
 

@@ -2,7 +2,8 @@
 
 They drive a serving instance without Asterisk (the multi-instance tests, demos, load
 tests) and answer only to the machine itself. ``install(app, services)`` mounts them and
-runs ``services.node`` (start, and a clean stop that hands calls over) in the lifespan.
+makes sure ``services.node`` runs in the lifespan (start, and a clean stop that hands the
+calls over).
 """
 
 from __future__ import annotations
@@ -98,7 +99,10 @@ def internal_router(services: Services, transport: SimulatedTransport) -> APIRou
 
 
 def install(app: FastAPI, services: Services) -> SimulatedTransport:
-    """Mount the internal endpoints and run the node (and the sim ledger) with the app."""
+    """Mount the internal endpoints and run the node (and the sim ledger) with the app.
+
+    ``Node.start`` and ``Node.stop`` do their work once, so this wrapper also fits an
+    application whose own lifespan already runs the node (``ivr.app.create_app`` does)."""
     ledger = None
     close_ledger: Callable[[], Any] | None = None
     if services.settings.redis_url:
