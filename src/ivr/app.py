@@ -58,12 +58,12 @@ def create_app(services: Services) -> FastAPI:
         except Exception:  # health must answer even when the database does not
             log.exception("SI SIAO incident state unreadable")
             incident = "état des incidents SI SIAO illisible"
+        node = services.node.health()  # live state (Redis or degraded) and the records writer
         return {
-            "status": "ok",
-            "instance": services.node.instance_id,
+            "status": "degraded" if node.get("degraded") else "ok",
+            **node,
             "departements": len(config.departements),
             "assistance_number": config.national.assistance_number,
-            "live_calls": len(services.runtime.calls),
             "sisiao": "configuré" if services.sisiao.configured else "non configuré",
             "sisiao_incident": incident,
             "ari": None if services.ari is None else services.ari.connected.is_set(),

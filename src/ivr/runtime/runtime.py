@@ -206,6 +206,7 @@ class LiveCall:
     pending: list[MediaCommand] = field(default_factory=list)
     dials: list[tuple[str, datetime]] = field(default_factory=list)
     takeovers: int = 0
+    ringing_listener: str | None = None  # offered this call, phone ringing, not answered yet
 
 
 class CallRuntime:
@@ -569,6 +570,7 @@ class CallRuntime:
         """Listener bookkeeping once a dial ended: who is busy, who did not pick up."""
         summary = call.state.summary
         departement = call.state.departement
+        call.ringing_listener = None
         if call.listener is None and summary.connected_role is Role.LISTENER and departement:
             call.listener = summary.connected_to
             call.connected_at = self.clock()
@@ -586,6 +588,14 @@ class CallRuntime:
         now = self.clock()
         self.timers.cancel_call(state.call_id)
         call.timers.clear()
+        if call.ringing_listener is not None and state.departement is not None:
+            # The caller hung up while the offered listener's phone rang: the listener was
+            # busy for this call only, and is free again.
+            await self.live.set_presence(
+                state.departement, call.ringing_listener, Presence.AVAILABLE, now
+            )
+            call.ringing_listener = None
+            self._background_task(self.dispatch(state.departement, notify=True))
         if call.listener is not None and state.departement is not None:
             await self.live.set_presence(state.departement, call.listener, Presence.AVAILABLE, now)
             if call.connected_at is not None:
@@ -645,6 +655,7 @@ class CallRuntime:
                 )
                 continue
             offer = ListenerOffered(claim.listener, names.get(claim.listener, claim.listener))
+            self.calls[claim.call_id].ringing_listener = claim.listener
             await self.handle_and_deliver(claim.call_id, offer)
 
     def _background_task(self, coro: Awaitable[None]) -> None:
