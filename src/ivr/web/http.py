@@ -270,6 +270,19 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
 
     # ------------------------------------------------------------------ listener console
 
+    async def listener_post(request: Request) -> tuple[Ctx, FormData, str] | Response:
+        """A listener's checked form and the département it acts for; else the refusal."""
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        departement = listener_dep(ctx.who, field(form, "dep"))
+        if departement is None:
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        return ctx, form, departement
+
     def listener_dep(who: Principal, dep: str | None) -> str | None:
         mine = who.departements(AccountRole.LISTENER)
         if dep is None or dep == "":
@@ -459,15 +472,10 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
 
     @router.post("/console/disponibilite")
     async def set_presence(request: Request) -> Response:
-        ctx = await authorize(request, LISTENER)
-        if not isinstance(ctx, Ctx):
-            return ctx
-        form = await checked_form(ctx)
-        if not isinstance(form, FormData):
-            return form
-        departement = listener_dep(ctx.who, field(form, "dep"))
-        if departement is None:
-            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        posted = await listener_post(request)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form, departement = posted
         try:
             presence = Presence(field(form, "presence"))
         except ValueError:
@@ -568,15 +576,10 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
 
     @router.post("/console/demandes")
     async def create_request(request: Request) -> Response:
-        ctx = await authorize(request, LISTENER)
-        if not isinstance(ctx, Ctx):
-            return ctx
-        form = await checked_form(ctx)
-        if not isinstance(form, FormData):
-            return form
-        departement = listener_dep(ctx.who, field(form, "dep"))
-        if departement is None:
-            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        posted = await listener_post(request)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form, departement = posted
         back = f"/console?dep={departement}"
         menage_id = field(form, "menage_id")
         try:
