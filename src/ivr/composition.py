@@ -185,12 +185,19 @@ def build_services(settings: Settings) -> Services:
             http=http,
         )
     if settings.laml_auth_token and settings.public_base_url:
-        laml_config = LamlConfig.from_settings(settings)
+        laml_config = LamlConfig.from_settings(
+            settings,
+            prompts_base_url=settings.laml_prompts_base_url,
+            hold_music_url=settings.laml_hold_music_url,
+            say_voice=settings.laml_voice,
+        )
+        api_token = (
+            settings.laml_api_token.get_secret_value()
+            if settings.laml_api_token
+            else laml_config.auth_token
+        )
         provider = ProviderClient(
-            http,
-            settings.laml_api_base_url,
-            settings.laml_account_sid or "",
-            laml_config.auth_token,
+            http, settings.laml_api_base_url, settings.laml_account_sid or "", api_token
         )
         services.laml = LamlTransport(
             runtime, laml_config, provider, clock, events=ProviderRecords(store)

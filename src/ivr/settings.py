@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # e.g. https://ivr.example.org (behind a TLS proxy)
     laml_account_sid: str | None = None
     laml_api_base_url: str = "https://api.twilio.com/2010-04-01"
+    laml_api_token: SecretStr | None = None  # SignalWire: API token when not the signing key
+    laml_prompts_base_url: str | None = None  # <Play> hosted prompt files instead of <Say>
+    laml_hold_music_url: str | None = None
+    laml_voice: str | None = None  # the provider's French voice for <Say>
 
     # Geolocation (AML over HTTPS)
     aml_hmac_key: SecretStr | None = None

@@ -131,3 +131,35 @@ async def test_given_no_laml_token_then_laml_routes_are_absent_and_others_answer
     assert laml.status_code == 404  # no token: the webhooks are not exposed at all
     assert console.status_code == 401  # the console asks to sign in
     assert aml.status_code == 403  # AML refused: no key configured, the receiver fails closed
+
+
+async def test_given_laml_settings_then_signed_entry_webhook_asks_for_the_departement(
+    tmp_path: Path,
+) -> None:
+    from ivr.transports.laml.signature import compute_signature
+
+    settings = settings_for(
+        tmp_path, laml_auth_token="jeton-de-test", public_base_url="https://ivr.example.org"
+    )
+    app = create_app(build_services(settings))
+    form = {
+        "CallSid": "CA0001",
+        "AccountSid": "AC0001",
+        "From": "+33612345678",
+        "To": "+33806000156",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    url = "https://ivr.example.org/laml/voice"
+    signature = compute_signature("jeton-de-test", url, sorted(form.items()))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://10.0.0.5:8115"
+    ) as client:
+        unsigned = await client.post("/laml/voice", data=form)
+        signed = await client.post(
+            "/laml/voice", data=form, headers={"X-Twilio-Signature": signature}
+        )
+    assert unsigned.status_code == 403
+    assert signed.status_code == 200, signed.text
+    assert "<Gather" in signed.text
+    assert "Tapez les deux chiffres de votre département" in signed.text
