@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import redis.asyncio as aioredis
 import sqlalchemy as sa
 
 from geoloc.index import GeoIndex
@@ -31,7 +32,8 @@ from ivr.settings import Settings
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
-from ivr.transports.ari import AriTransport
+from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
+from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
 from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
 from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate
 from ivr.web import ConsoleDeps
@@ -175,6 +177,14 @@ def build_services(settings: Settings) -> Services:
         secure_cookies=settings.secure_cookies,
     )
     if settings.ari_url:
+        snapshots: CallSnapshots | None = None
+        leadership: Leadership | None = None
+        if settings.redis_url:  # several instances: snapshots and the websocket lease in Redis
+            ari_redis = aioredis.Redis.from_url(settings.redis_url)
+            snapshots = RedisCallSnapshots(ari_redis)
+            leadership = RedisLeadership(
+                ari_redis, f"ivr:ari:leader:{settings.ari_app}", instance_id
+            )
         services.ari = AriTransport(
             url=settings.ari_url,
             user=settings.ari_user,
@@ -183,6 +193,8 @@ def build_services(settings: Settings) -> Services:
             dial_template=settings.ari_dial_template,
             runtime=runtime,
             http=http,
+            snapshots=snapshots,
+            leadership=leadership,
         )
     if settings.laml_auth_token and settings.public_base_url:
         laml_config = LamlConfig.from_settings(

@@ -108,7 +108,10 @@ class Leadership(Protocol):
     """Which instance may hold the application's websocket (ARI allows one)."""
 
     async def acquire(self) -> None:
-        """Return once this instance leads; the others wait here as standbys."""
+        """Return once this instance leads; the others wait here as standbys.
+
+        A leadership that can be lost may also expose ``lost: asyncio.Event``: when it is
+        set, the transport drops its websocket and its calls and calls ``acquire()`` again."""
         ...
 
 
@@ -1100,6 +1103,11 @@ class AriTransport:
                 self.connected.clear()
             if stop.is_set():
                 break
+            if self._lease_lost():
+                # Another instance may lead now: its calls are its own.
+                log.warning("ARI events for %s: leadership lost, standing by", self.app)
+                self._abandon_all()
+                continue
             if self._replaced:
                 # Another instance holds the application now: its calls are its own.
                 self._abandon_all()
@@ -1116,18 +1124,26 @@ class AriTransport:
 
         reader = asyncio.ensure_future(read())
         stopper = asyncio.ensure_future(stop.wait())
+        watched: set[asyncio.Future[Any]] = {reader, stopper}
+        lost: asyncio.Event | None = getattr(self.leadership, "lost", None)
+        if lost is not None:
+            watched.add(asyncio.ensure_future(lost.wait()))
         try:
-            await asyncio.wait({reader, stopper}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader, stopper):
+            for task in watched:
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(reader, stopper, return_exceptions=True)
+            await asyncio.gather(*watched, return_exceptions=True)
         if reader.done() and not reader.cancelled() and reader.exception() is not None:
             raise reader.exception()  # type: ignore[misc]
         aclose = getattr(messages, "aclose", None)
         if aclose is not None:
             await aclose()
+
+    def _lease_lost(self) -> bool:
+        lost: asyncio.Event | None = getattr(self.leadership, "lost", None)
+        return lost is not None and lost.is_set()
 
     async def _sleep(self, seconds: float, stop: asyncio.Event) -> None:
         woken = asyncio.get_running_loop().create_future()

@@ -1,0 +1,349 @@
+"""Call snapshots and the websocket lease on Redis, so that several instances share one app.
+
+``RedisCallSnapshots`` keeps each call's ``CallSnapshot`` as JSON under ``<prefix><call id>``
+with a TTL (a call that nobody finishes does not stay forever). ``RedisLeadership`` is a
+lease: ``SET key instance NX PX lease`` to take it, a Lua compare-and-set to renew it only
+while it is still ours, a Lua compare-and-delete to release it. When a renewal finds the
+lease gone or taken, ``lost`` is set: the transport drops its websocket and goes back to
+``acquire()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from ivr.flow.engine import CallState
+from ivr.flow.vocabulary import (
+    Answer,
+    Dial,
+    DialOutcome,
+    DialTarget,
+    Gather,
+    Hangup,
+    Hold,
+    Outcome,
+    Play,
+    Prompt,
+    Role,
+    SayNumber,
+    Segment,
+    Sound,
+    StartRecording,
+    StopRecording,
+)
+from ivr.runtime.runtime import MediaCommand
+from ivr.transports.ari.transport import CallSnapshot, Leg, MediaSnapshot, Wait
+
+log = logging.getLogger(__name__)
+
+DEFAULT_SNAPSHOT_TTL_S = 6 * 3600  # longer than any call
+
+
+# --------------------------------------------------------------------------- JSON
+
+
+def _segment_to(segment: Segment) -> list[Any]:
+    if isinstance(segment, Sound):
+        return ["sound", segment.name]
+    return ["number", segment.value]
+
+
+def _segment_from(raw: list[Any]) -> Segment:
+    kind, value = raw
+    if kind == "sound":
+        return Sound(str(value))
+    if kind == "number":
+        return SayNumber(int(value))
+    raise ValueError(f"unknown prompt segment {kind!r}")
+
+
+def _prompt_to(prompt: Prompt) -> dict[str, Any]:
+    return {
+        "id": prompt.id,
+        "text": prompt.text,
+        "segments": [_segment_to(s) for s in prompt.segments],
+    }
+
+
+def _prompt_from(raw: dict[str, Any]) -> Prompt:
+    return Prompt(
+        id=raw["id"],
+        text=raw["text"],
+        segments=tuple(_segment_from(s) for s in raw["segments"]),
+    )
+
+
+def _target_to(target: DialTarget) -> list[str]:
+    return [target.number, target.name, target.role.value]
+
+
+def _target_from(raw: list[str]) -> DialTarget:
+    number, name, role = raw
+    return DialTarget(number, name, Role(role))
+
+
+def command_to_dict(command: MediaCommand) -> dict[str, Any]:
+    """A media command as plain JSON-ready data."""
+    match command:
+        case Answer():
+            return {"type": "answer"}
+        case Play(prompt=prompt):
+            return {"type": "play", "prompt": _prompt_to(prompt)}
+        case Gather():
+            return {
+                "type": "gather",
+                "prompt": _prompt_to(command.prompt),
+                "max_digits": command.max_digits,
+                "timeout_s": command.timeout_s,
+                "inter_digit_timeout_s": command.inter_digit_timeout_s,
+            }
+        case Dial():
+            return {
+                "type": "dial",
+                "targets": [_target_to(t) for t in command.targets],
+                "ring_timeout_s": command.ring_timeout_s,
+                "caller_id": command.caller_id,
+            }
+        case Hold():
+            return {"type": "hold"}
+        case StartRecording():
+            return {"type": "start_recording"}
+        case StopRecording():
+            return {"type": "stop_recording"}
+        case Hangup(outcome=outcome):
+            return {"type": "hangup", "outcome": outcome.value}
+    raise TypeError(f"not a media command: {command!r}")  # pragma: no cover
+
+
+def command_from_dict(raw: dict[str, Any]) -> MediaCommand:
+    """The media command ``command_to_dict`` described (``ValueError`` on bad data)."""
+    kind = raw["type"]
+    if kind == "answer":
+        return Answer()
+    if kind == "play":
+        return Play(_prompt_from(raw["prompt"]))
+    if kind == "gather":
+        return Gather(
+            prompt=_prompt_from(raw["prompt"]),
+            max_digits=int(raw["max_digits"]),
+            timeout_s=int(raw["timeout_s"]),
+            inter_digit_timeout_s=int(raw["inter_digit_timeout_s"]),
+        )
+    if kind == "dial":
+        return Dial(
+            targets=tuple(_target_from(t) for t in raw["targets"]),
+            ring_timeout_s=int(raw["ring_timeout_s"]),
+            caller_id=raw["caller_id"],
+        )
+    if kind == "hold":
+        return Hold()
+    if kind == "start_recording":
+        return StartRecording()
+    if kind == "stop_recording":
+        return StopRecording()
+    if kind == "hangup":
+        return Hangup(Outcome(raw["outcome"]))
+    raise ValueError(f"unknown media command {kind!r}")
+
+
+def snapshot_to_dict(snapshot: CallSnapshot) -> dict[str, Any]:
+    media = snapshot.media
+    return {
+        "state": snapshot.state.to_dict(),
+        "media": {
+            "called": media.called,
+            "caller": media.caller,
+            "wait": media.wait.value,
+            "current": command_to_dict(media.current) if media.current is not None else None,
+            "pending": [command_to_dict(c) for c in media.pending],
+            "digits": media.digits,
+            "legs": [
+                {
+                    "channel_id": leg.channel_id,
+                    "target": _target_to(leg.target),
+                    "outcome": leg.outcome.value if leg.outcome is not None else None,
+                }
+                for leg in media.legs
+            ],
+            "bridge_id": media.bridge_id,
+            "peer": media.peer,
+            "recording": media.recording,
+        },
+    }
+
+
+def snapshot_from_dict(raw: dict[str, Any]) -> CallSnapshot:
+    media = raw["media"]
+    return CallSnapshot(
+        state=CallState.from_dict(raw["state"]),
+        media=MediaSnapshot(
+            called=media["called"],
+            caller=media["caller"],
+            wait=Wait(media["wait"]),
+            current=command_from_dict(media["current"]) if media["current"] is not None else None,
+            pending=[command_from_dict(c) for c in media["pending"]],
+            digits=media["digits"],
+            legs=[
+                Leg(
+                    channel_id=leg["channel_id"],
+                    target=_target_from(leg["target"]),
+                    outcome=DialOutcome(leg["outcome"]) if leg["outcome"] is not None else None,
+                )
+                for leg in media["legs"]
+            ],
+            bridge_id=media["bridge_id"],
+            peer=media["peer"],
+            recording=media["recording"],
+        ),
+    )
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+class RedisCallSnapshots:
+    """``CallSnapshots`` on Redis: one JSON string per call, with a TTL."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        prefix: str = "ivr:ari:snap:",
+        ttl_s: float = DEFAULT_SNAPSHOT_TTL_S,
+    ) -> None:
+        self._r = redis
+        self.prefix = prefix
+        self.ttl_ms = max(int(ttl_s * 1000), 1)
+
+    def key(self, call_id: str) -> str:
+        return self.prefix + call_id
+
+    async def save(self, call_id: str, snapshot: CallSnapshot) -> None:
+        data = json.dumps(snapshot_to_dict(snapshot), separators=(",", ":"))
+        await self._r.set(self.key(call_id), data, px=self.ttl_ms)
+
+    async def load(self, call_id: str) -> CallSnapshot | None:
+        raw = await self._r.get(self.key(call_id))
+        if raw is None:
+            return None
+        try:
+            return snapshot_from_dict(json.loads(raw))
+        except (KeyError, ValueError, TypeError) as exc:
+            log.warning("call %s: unreadable snapshot (%s), ignored", call_id, exc)
+            return None
+
+    async def delete(self, call_id: str) -> None:
+        await self._r.delete(self.key(call_id))
+
+
+# --------------------------------------------------------------------------- leadership
+
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+"""
+
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+"""
+
+
+class RedisLeadership:
+    """``Leadership`` as a Redis lease renewed in the background while this instance holds it.
+
+    ``lost`` is set when a renewal finds the lease no longer ours (expired while Redis was
+    unreachable or this process stalled, or taken by another instance); ``acquire()``
+    clears it once the lease is ours again."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        key: str,
+        instance_id: str,
+        lease_s: float = 10,
+        renew_every_s: float = 3,
+        retry_s: float = 0.5,
+    ) -> None:
+        if renew_every_s >= lease_s:
+            raise ValueError("renew_every_s must be shorter than lease_s")
+        self._r = redis
+        self.key = key
+        self.instance_id = instance_id
+        self.lease_ms = max(int(lease_s * 1000), 1)
+        self.renew_every_s = renew_every_s
+        self.retry_s = retry_s
+        self.lost = asyncio.Event()
+        self.leading = False
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self._renewer: asyncio.Task[None] | None = None
+
+    async def acquire(self) -> None:
+        """Return once the lease is ours; wait (retrying) while another instance holds it."""
+        while True:
+            try:
+                got = await self._r.set(self.key, self.instance_id, nx=True, px=self.lease_ms)
+                if not got:
+                    # Ours already (a reconnect while still leading): renew rather than wait.
+                    got = bool(
+                        await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms])
+                    )
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                log.warning("leadership %s: %s", self.key, exc)
+                got = False
+            if got:
+                break
+            await asyncio.sleep(self.retry_s)
+        self.leading = True
+        self.lost.clear()
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.ensure_future(self._keep())
+
+    async def _keep(self) -> None:
+        while True:
+            await asyncio.sleep(self.renew_every_s)
+            try:
+                ours = bool(
+                    await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms])
+                )
+            except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
+                # Not known to be lost yet: retry at the next beat, the lease may still run.
+                log.warning("leadership %s: renewal failed: %s", self.key, exc)
+                continue
+            if not ours:
+                log.warning("leadership %s: lease lost by %s", self.key, self.instance_id)
+                self.leading = False
+                self.lost.set()
+                return
+
+    async def stop_renewing(self) -> None:
+        """Stop the background renewal (the lease then runs out by itself)."""
+        task, self._renewer = self._renewer, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def release(self) -> bool:
+        """Stop renewing and delete the lease if it is still ours; True when it was."""
+        await self.stop_renewing()
+        self.leading = False
+        with contextlib.suppress(aioredis.ConnectionError, aioredis.TimeoutError, OSError):
+            return bool(await self._release(keys=[self.key], args=[self.instance_id]))
+        return False
+
+    async def holder(self) -> str | None:
+        raw = await self._r.get(self.key)
+        if raw is None:
+            return None
+        return raw.decode() if isinstance(raw, bytes) else str(raw)
