@@ -281,3 +281,29 @@ async def test_given_instance_dies_then_second_takes_waiting_115_call_over_throu
             if instance.task is not None and not instance.http.is_closed:
                 await instance.shutdown()
     assert await client.get(KEY) is None
+
+
+async def test_given_lease_lost_then_transport_drops_websocket_and_leads_again_later(
+    harness: Harness, client: aioredis.Redis
+) -> None:
+    lead = RedisLeadership(client, KEY, "only", lease_s=0.5, renew_every_s=0.05, retry_s=0.02)
+    instance = harness.instance()
+    instance.transport.leadership = lead
+    try:
+        await instance.start()
+        await asyncio.wait_for(instance.transport.connected.wait(), timeout=2)
+        await client.set(KEY, "intruder", px=300)  # another instance took the lease
+
+        await asyncio.wait_for(lead.lost.wait(), timeout=1)
+        await settle()
+        assert not instance.transport.connected.is_set()
+        assert not harness.fake.connected
+
+        await asyncio.wait_for(instance.transport.connected.wait(), timeout=2)  # it expired
+        assert instance.transport.connections == 2
+        assert await lead.holder() == "only"
+        await instance.shutdown()
+    finally:
+        await lead.release()
+        if instance.task is not None and not instance.http.is_closed:
+            await instance.shutdown()
