@@ -18,6 +18,8 @@ from ivr.web import STATIC_DIR, build_console_router
 
 log = logging.getLogger(__name__)
 
+SHUTDOWN_GRACE_S = 10.0
+
 
 def create_app(services: Services) -> FastAPI:
     """The web application of one instance of the service."""
@@ -38,10 +40,21 @@ def create_app(services: Services) -> FastAPI:
         finally:
             stop.set()
             await services.node.stop()  # hands live calls over, flushes the records
-            await asyncio.gather(*tasks, return_exceptions=True)
+            if tasks:
+                # A standby ARI instance waits for the websocket lease and does not watch
+                # ``stop``: whatever has not ended after a grace period is cancelled.
+                _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
+                for task in stuck:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
             tasks.clear()
             if services.ari is not None:
                 await services.ari.close()
+            for close in services.closers:
+                try:
+                    await close()
+                except Exception:  # shutting down: log and go on releasing the rest
+                    log.exception("shutdown step failed")
             if services.laml is not None:
                 await services.laml.drain()
             await services.sisiao.lookups.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -90,6 +90,8 @@ class Services:
     laml: LamlTransport | None = None  # when IVR_LAML_AUTH_TOKEN and IVR_PUBLIC_BASE_URL are set
     clock: Callable[[], datetime] = utc_now
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    # Run in order at shutdown, after the transports stopped (lease release, client close).
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
     def apply_config(self, config: RoutingConfig, text: str = "") -> None:
         """Route new calls, and the next steps of calls in progress, by a new routing file.
@@ -185,6 +187,7 @@ def build_services(settings: Settings) -> Services:
             leadership = RedisLeadership(
                 ari_redis, f"ivr:ari:leader:{settings.ari_app}", instance_id
             )
+            services.closers += [leadership.release, ari_redis.aclose]
         services.ari = AriTransport(
             url=settings.ari_url,
             user=settings.ari_user,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -163,3 +164,35 @@ async def test_given_laml_settings_then_signed_entry_webhook_asks_for_the_depart
     assert signed.status_code == 200, signed.text
     assert "<Gather" in signed.text
     assert "Tapez les deux chiffres de votre département" in signed.text
+
+
+@pytest.mark.redis
+async def test_given_ari_and_redis_then_lifespan_starts_and_stops_releasing_the_lease(
+    tmp_path: Path, redis_url: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    settings = settings_for(
+        tmp_path, ari_url="http://127.0.0.1:9", redis_url=redis_url, instance_id="inst-a"
+    )
+    services = build_services(settings)
+    app = create_app(services)
+    probe = aioredis.Redis.from_url(redis_url)
+    try:
+        async with app.router.lifespan_context(app):
+            # Asterisk is unreachable: the transport keeps retrying, the app still serves.
+            async with httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=app), base_url="http://ivr"
+            ) as client:
+                health = (await client.get("/healthz")).json()
+            assert health["ari"] is False
+            assert health["live_state"]["backend"] != "memory"
+            for _ in range(50):
+                if await probe.get("ivr:ari:leader:ivr") is not None:
+                    break
+                await asyncio.sleep(0.05)
+            assert await probe.get("ivr:ari:leader:ivr") == b"inst-a"
+        # Shutdown ended within the grace period and released the websocket lease.
+        assert await probe.get("ivr:ari:leader:ivr") is None
+    finally:
+        await probe.aclose()
