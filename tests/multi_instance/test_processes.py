@@ -66,7 +66,8 @@ def test_given_two_instances_when_a_burst_arrives_then_each_call_is_handled_exac
     # Every 115 call reached a listener: three of them served twenty calls in turn.
     emergency = [r for r in records if r.line == "115"]
     assert len(emergency) == 20
-    assert all(r.connected_to in LISTENERS_93 for r in emergency)
+    strays = [(r.call_id, r.outcome, r.connected_to) for r in emergency]
+    assert all(r.connected_to in LISTENERS_93 for r in emergency), strays
 
 
 def test_given_two_instances_then_the_rotation_goes_round_the_referents_across_both(
