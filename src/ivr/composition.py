@@ -39,7 +39,6 @@ from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, Recordi
 from ivr.web import ConsoleDeps
 from routing.config import RoutingConfig
 from routing.loader import load_config
-from routing.rotation import InMemoryRotationStore, RotationStore
 from sisiao_link.alerts import Alerter, EmailAlerter, WebhookAlerter
 from sisiao_link.client import HttpSiSiaoClient
 from sisiao_link.incidents import IncidentStore
@@ -74,7 +73,6 @@ class Services:
     settings: Settings
     config: RoutingConfig
     flow: CallFlow
-    rotation: RotationStore
     live: LiveState  # in-process, or Redis (IVR_REDIS_URL) with a local fallback
     registry: CallRegistry | None  # with Redis, the same object: snapshots, owners, leases
     records: RecordWriter  # write-behind to SQLite (default) or IVR_DATABASE_URL
@@ -151,7 +149,6 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         config=config,
         flow=flow,
-        rotation=InMemoryRotationStore(),
         live=live,
         registry=registry,
         records=records,
