@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -30,13 +28,10 @@ from ivr.flow.vocabulary import (
     StartRecording,
     StopRecording,
 )
-from ivr.runtime.live_state import Presence
 from ivr.transports.ari import CallSnapshot
-from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
-from ivr.transports.ari.testing import Destination, settle
+from ivr.transports.ari.redis_shared import RedisCallSnapshots
 from ivr.transports.ari.transport import Leg, MediaSnapshot, Wait
-from tests.ari.harness import MONDAY_10H, Harness, Instance
-from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, CALLER
+from tests.ari.harness import MONDAY_10H
 
 pytestmark = pytest.mark.redis
 
@@ -124,186 +119,3 @@ async def test_given_snapshot_when_saved_and_loaded_then_it_comes_back_identical
 async def test_given_unreadable_snapshot_then_load_returns_none(client: aioredis.Redis) -> None:
     await client.set("ivr:ari:snap:bad", b'{"state": {}}')
     assert await RedisCallSnapshots(client).load("bad") is None
-
-
-async def test_given_two_instances_racing_then_exactly_one_leads_and_other_waits(
-    client: aioredis.Redis,
-) -> None:
-    a = RedisLeadership(client, KEY, "a", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
-    b = RedisLeadership(client, KEY, "b", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
-    tasks = {name: asyncio.ensure_future(lead.acquire()) for name, lead in (("a", a), ("b", b))}
-    done, pending = await asyncio.wait(tasks.values(), timeout=0.3)
-    assert len(done) == 1
-    assert len(pending) == 1
-    first, second = (a, b) if tasks["a"] in done else (b, a)
-    assert await client.get(KEY) == first.instance_id.encode()
-
-    await asyncio.sleep(1.5)  # more than two leases: renewals keep it with the first
-    assert not tasks[second.instance_id].done()
-    assert await first.holder() == first.instance_id
-    assert not first.lost.is_set()
-
-    await first.stop_renewing()  # the first process dies
-    crashed_at = time.monotonic()
-    await asyncio.wait_for(tasks[second.instance_id], timeout=2)
-    assert time.monotonic() - crashed_at <= 0.6 + 0.2, "taken over within the lease"
-    assert await second.holder() == second.instance_id
-    assert second.leading
-
-    await asyncio.sleep(0.3)  # the first's lease is gone: would it still renew, it would learn
-    assert await first.release() is False, "only the holder releases"
-    assert await second.holder() == second.instance_id
-    assert await second.release() is True
-    assert await client.get(KEY) is None
-
-
-async def test_given_lease_taken_by_another_then_renewal_sets_lost(client: aioredis.Redis) -> None:
-    a = RedisLeadership(client, KEY, "a", lease_s=0.5, renew_every_s=0.05)
-    await a.acquire()
-    await client.set(KEY, "intruder")
-    await asyncio.wait_for(a.lost.wait(), timeout=1)
-    assert not a.leading
-    assert await a.release() is False
-    assert await client.get(KEY) == b"intruder"
-
-
-class CountedSnapshots(RedisCallSnapshots):
-    """Redis snapshots that tell the virtual-clock driver when a round trip is under way."""
-
-    inflight = 0
-
-    async def save(self, call_id: str, snapshot: CallSnapshot) -> None:
-        self.inflight += 1
-        try:
-            await super().save(call_id, snapshot)
-        finally:
-            self.inflight -= 1
-
-    async def load(self, call_id: str) -> CallSnapshot | None:
-        self.inflight += 1
-        try:
-            return await super().load(call_id)
-        finally:
-            self.inflight -= 1
-
-    async def delete(self, call_id: str) -> None:
-        self.inflight += 1
-        try:
-            await super().delete(call_id)
-        finally:
-            self.inflight -= 1
-
-
-async def quiet(snapshots: CountedSnapshots) -> None:
-    """Settle, also waiting (in real time) for Redis round trips to come back."""
-    while True:
-        await settle()
-        if snapshots.inflight == 0:
-            await asyncio.sleep(0.002)  # a reply may be on its way after the last request
-            await settle()
-            if snapshots.inflight == 0:
-                return
-        await asyncio.sleep(0.001)
-
-
-async def advance(harness: Harness, snapshots: CountedSnapshots, seconds: float) -> None:
-    end = harness.clock.t + seconds
-    await quiet(snapshots)
-    while (due := harness.clock.next_due()) is not None and due <= end:
-        await harness.clock.run_next()
-        await quiet(snapshots)
-    harness.clock.t = max(harness.clock.t, end)
-    await quiet(snapshots)
-
-
-async def until_finished(
-    harness: Harness, snapshots: CountedSnapshots, channel: str, instance: Instance
-) -> None:
-    end = harness.clock.t + 7200
-    while harness.clock.t < end:
-        await quiet(snapshots)
-        if channel not in instance.runtime.calls and channel not in instance.transport.calls:
-            return
-        if not await harness.clock.run_next():
-            return
-
-
-async def test_given_instance_dies_then_second_takes_waiting_115_call_over_through_redis(
-    harness: Harness, client: aioredis.Redis
-) -> None:
-    snapshots = CountedSnapshots(client, ttl_s=600)
-    first_lead = RedisLeadership(client, KEY, "first", lease_s=0.5, renew_every_s=0.1)
-    second_lead = RedisLeadership(
-        client, KEY, "second", lease_s=0.5, renew_every_s=0.1, retry_s=0.02
-    )
-    await harness.live.set_presence("01", AIN_LISTENERS[0], Presence.BUSY, harness.clock.now())
-    harness.fake.default_destination = Destination("answer", after_s=3, talk_s=600)
-    first = harness.instance(snapshots)
-    first.transport.leadership = first_lead
-    second = harness.instance(snapshots)
-    second.transport.leadership = second_lead
-    try:
-        await first.start()
-        await asyncio.wait_for(first.transport.connected.wait(), timeout=2)
-        await second.start()  # a standby: waits for the lease
-        waiting = harness.fake.incoming_call(AIN_115, CALLER)
-        await advance(harness, snapshots, 30)
-        assert first.transport.calls[waiting].wait.value == "hold"
-        assert not second.transport.connected.is_set()
-        assert await client.exists(snapshots.key(waiting))
-
-        await first.crash()
-        await first_lead.stop_renewing()  # the process is gone: its lease runs out
-        harness.fake.drop_websocket()
-        await asyncio.wait_for(second.transport.connected.wait(), timeout=2)
-        await advance(harness, snapshots, 5)
-
-        assert set(second.transport.calls) == {waiting}
-        assert harness.fake.channels[waiting].moh, "the caller hears music again"
-        state = second.runtime.state(waiting)
-        assert state is not None
-        assert state.phase in (Phase.QUEUED, Phase.QUEUE_REFRESH)
-        announced = len(harness.fake.played[waiting])
-        await advance(harness, snapshots, 120)
-        assert len(harness.fake.played[waiting]) > announced, "announcements go on"
-
-        await second.runtime.set_listener_presence("01", AIN_LISTENERS[0], Presence.AVAILABLE)
-        await until_finished(harness, snapshots, waiting, second)
-        outcomes = {s.call_id: (s.outcome, s.connected_to) for s, _, _ in harness.records.calls}
-        assert outcomes[waiting] == (Outcome.CONNECTED, AIN_LISTENERS[0])
-        assert harness.fake.leaks() == []
-        assert await client.keys("ivr:ari:snap:*") == []
-        await second.shutdown()
-    finally:
-        await first_lead.release()
-        await second_lead.release()
-        for instance in (first, second):
-            if instance.task is not None and not instance.http.is_closed:
-                await instance.shutdown()
-    assert await client.get(KEY) is None
-
-
-async def test_given_lease_lost_then_transport_drops_websocket_and_leads_again_later(
-    harness: Harness, client: aioredis.Redis
-) -> None:
-    lead = RedisLeadership(client, KEY, "only", lease_s=0.5, renew_every_s=0.05, retry_s=0.02)
-    instance = harness.instance()
-    instance.transport.leadership = lead
-    try:
-        await instance.start()
-        await asyncio.wait_for(instance.transport.connected.wait(), timeout=2)
-        await client.set(KEY, "intruder", px=300)  # another instance took the lease
-
-        await asyncio.wait_for(lead.lost.wait(), timeout=1)
-        await settle()
-        assert not instance.transport.connected.is_set()
-        assert not harness.fake.connected
-
-        await asyncio.wait_for(instance.transport.connected.wait(), timeout=2)  # it expired
-        assert instance.transport.connections == 2
-        assert await lead.holder() == "only"
-        await instance.shutdown()
-    finally:
-        await lead.release()
-        if instance.task is not None and not instance.http.is_closed:
-            await instance.shutdown()
