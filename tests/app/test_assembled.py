@@ -134,7 +134,7 @@ async def test_given_no_laml_token_then_laml_routes_are_absent_and_others_answer
     assert aml.status_code == 403  # AML refused: no key configured, the receiver fails closed
 
 
-async def test_given_laml_settings_then_signed_entry_webhook_asks_for_the_departement(
+async def test_given_laml_settings_then_signed_entry_webhook_is_answered_in_french(
     tmp_path: Path,
 ) -> None:
     from ivr.transports.laml.signature import compute_signature
@@ -162,8 +162,11 @@ async def test_given_laml_settings_then_signed_entry_webhook_asks_for_the_depart
         )
     assert unsigned.status_code == 403
     assert signed.status_code == 200, signed.text
-    assert "<Gather" in signed.text
-    assert "Tapez les deux chiffres de votre département" in signed.text
+    # The document depends on the hour (menu when the line is open, closed message at
+    # night): either way a French LaML document answered the signed request.
+    assert signed.text.startswith('<?xml version="1.0" encoding="UTF-8"?><Response>')
+    assert 'language="fr-FR"' in signed.text
+    assert "Bienvenue sur la ligne d'assistance SI SIAO." in signed.text
 
 
 @pytest.mark.redis
