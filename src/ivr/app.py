@@ -41,8 +41,9 @@ def create_app(services: Services) -> FastAPI:
             stop.set()
             await services.node.stop()  # hands live calls over, flushes the records
             if tasks:
-                # A standby ARI instance waits for the websocket lease and does not watch
-                # ``stop``: whatever has not ended after a grace period is cancelled.
+                # Each task watches ``stop`` (a standby ARI instance too, in its wait for
+                # the websocket lease); whatever has not ended after a grace period is
+                # cancelled.
                 _, stuck = await asyncio.wait(tasks, timeout=SHUTDOWN_GRACE_S)
                 for task in stuck:
                     task.cancel()

@@ -243,6 +243,20 @@ class RedisCallSnapshots:
 
 # --------------------------------------------------------------------------- leadership
 
+
+async def _stopped_within(stop: asyncio.Event | None, seconds: float) -> bool:
+    """Wait up to ``seconds``; True as soon as ``stop`` is set."""
+    if stop is None:
+        await asyncio.sleep(seconds)
+        return False
+    if stop.is_set():
+        return True
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await stop.wait()
+    return stop.is_set()
+
+
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -259,12 +273,25 @@ return 0
 """
 
 
+def _reraise_swallowed_cancel() -> None:
+    """Raise ``CancelledError`` if this task was cancelled but the await did not say so.
+
+    redis-py (seen with 8.1.0 on Python 3.11) can swallow a cancellation that lands while a
+    command is in flight: the command returns normally and the task runs on, still marked
+    as cancelling. A loop that then carries on (renewing a lease forever, say) makes
+    whoever waits for it hang. Called after every Redis await of the loops below."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
+
+
 class RedisLeadership:
     """``Leadership`` as a Redis lease renewed in the background while this instance holds it.
 
     ``lost`` is set when a renewal finds the lease no longer ours (expired while Redis was
     unreachable or this process stalled, or taken by another instance); ``acquire()``
-    clears it once the lease is ours again."""
+    clears it once the lease is ours again. Nothing here relies on cancellation alone to
+    stop: the renewal loop and the wait for the lease both watch an event."""
 
     def __init__(
         self,
@@ -288,10 +315,14 @@ class RedisLeadership:
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self._renewer: asyncio.Task[None] | None = None
+        self._stop_renewer = asyncio.Event()
 
-    async def acquire(self) -> None:
-        """Return once the lease is ours; wait (retrying) while another instance holds it."""
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool:
+        """Return True once the lease is ours, waiting (retrying) while another instance
+        holds it; False as soon as ``stop`` is set without the lease."""
         while True:
+            if stop is not None and stop.is_set():
+                return False
             try:
                 got = await self._r.set(self.key, self.instance_id, nx=True, px=self.lease_ms)
                 if not got:
@@ -302,17 +333,20 @@ class RedisLeadership:
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
                 log.warning("leadership %s: %s", self.key, exc)
                 got = False
+            _reraise_swallowed_cancel()
             if got:
                 break
-            await asyncio.sleep(self.retry_s)
+            if await _stopped_within(stop, self.retry_s):
+                return False
         self.leading = True
         self.lost.clear()
         if self._renewer is None or self._renewer.done():
-            self._renewer = asyncio.ensure_future(self._keep())
+            self._stop_renewer = asyncio.Event()
+            self._renewer = asyncio.ensure_future(self._keep(self._stop_renewer))
+        return True
 
-    async def _keep(self) -> None:
-        while True:
-            await asyncio.sleep(self.renew_every_s)
+    async def _keep(self, stop: asyncio.Event) -> None:
+        while not await _stopped_within(stop, self.renew_every_s):
             try:
                 ours = bool(
                     await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms])
@@ -320,7 +354,10 @@ class RedisLeadership:
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
                 # Not known to be lost yet: retry at the next beat, the lease may still run.
                 log.warning("leadership %s: renewal failed: %s", self.key, exc)
-                continue
+                ours = True
+            _reraise_swallowed_cancel()
+            if stop.is_set():
+                return
             if not ours:
                 log.warning("leadership %s: lease lost by %s", self.key, self.instance_id)
                 self.leading = False
@@ -330,9 +367,15 @@ class RedisLeadership:
     async def stop_renewing(self) -> None:
         """Stop the background renewal (the lease then runs out by itself)."""
         task, self._renewer = self._renewer, None
-        if task is not None:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
+        self._stop_renewer.set()
+        if task is None:
+            return
+        task.cancel()
+        # The loop ends by itself at its next step even if the cancellation was swallowed;
+        # a Redis that does not answer at all is bounded by the same wait.
+        done, _ = await asyncio.wait({task}, timeout=self.renew_every_s + 5)
+        if not done:
+            log.error("leadership %s: renewal task did not stop", self.key)
 
     async def release(self) -> bool:
         """Stop renewing and delete the lease if it is still ours; True when it was."""

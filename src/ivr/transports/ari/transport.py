@@ -107,8 +107,9 @@ class LoopScheduler:
 class Leadership(Protocol):
     """Which instance may hold the application's websocket (ARI allows one)."""
 
-    async def acquire(self) -> None:
-        """Return once this instance leads; the others wait here as standbys.
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool:
+        """Return True once this instance leads; the others wait here as standbys, and
+        return False as soon as ``stop`` is set.
 
         A leadership that can be lost may also expose ``lost: asyncio.Event``: when it is
         set, the transport drops its websocket and its calls and calls ``acquire()`` again."""
@@ -118,8 +119,8 @@ class Leadership(Protocol):
 class AlwaysLeader:
     """A single instance: it always leads."""
 
-    async def acquire(self) -> None:
-        return None
+    async def acquire(self, stop: asyncio.Event | None = None) -> bool:
+        return True
 
 
 @dataclass(slots=True)
@@ -1084,7 +1085,8 @@ class AriTransport:
         """Hold the event stream until ``stop``; reconnect with backoff and resync each time."""
         attempt = 0
         while not stop.is_set():
-            await self.leadership.acquire()
+            if not await self.leadership.acquire(stop):
+                break  # stopped while standing by
             try:
                 async with self.connector(
                     self.client.events_url(self.app), self.client._headers
