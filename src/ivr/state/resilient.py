@@ -97,6 +97,7 @@ class ResilientLiveState:
         self._degraded_since: datetime | None = None
         self._last_error: str | None = None
         self._probe: asyncio.Task[None] | None = None
+        self._closed = False
         self.resync_hooks: list[Callable[[], Awaitable[None]]] = []
 
     # ----------------------------------------------------------------- mode
@@ -130,7 +131,9 @@ class ResilientLiveState:
         self._journal.append((what, op))
 
     async def _recover(self) -> None:
-        while self.degraded:
+        # ``_closed`` ends the loop even if redis-py swallowed the cancellation of ``close``
+        # (it can when the cancel lands while a command is in flight).
+        while self.degraded and not self._closed:
             await asyncio.sleep(self._retry_every_s)
             try:
                 await self.primary.ping()
@@ -167,6 +170,7 @@ class ResilientLiveState:
             await self._resync()
 
     async def close(self) -> None:
+        self._closed = True
         if self._probe is not None:
             self._probe.cancel()
         await self.primary.close()
