@@ -35,10 +35,10 @@ from ivr.flow.vocabulary import (
 from ivr.runtime.live_state import Presence
 from ivr.transports.ari import CallSnapshot
 from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
-from ivr.transports.ari.testing import Destination, settle
+from ivr.transports.ari.testing import Caller, Destination, settle
 from ivr.transports.ari.transport import Leg, MediaSnapshot, Wait
-from tests.ari.harness import MONDAY_10H, Harness, Instance
-from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, CALLER
+from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, Harness, Instance
+from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
 
 pytestmark = pytest.mark.redis
 
@@ -311,7 +311,7 @@ async def until_finished(
             return
 
 
-async def test_given_instance_dies_then_second_takes_waiting_115_call_over_through_redis(
+async def test_given_instance_dies_then_second_takes_waiting_and_connected_calls_through_redis(
     harness: Harness, client: aioredis.Redis
 ) -> None:
     snapshots = CountedSnapshots(client, ttl_s=600)
@@ -330,10 +330,15 @@ async def test_given_instance_dies_then_second_takes_waiting_115_call_over_throu
         await within(5, first.transport.connected.wait(), "first instance connects")
         await within(10, second.start(), "standby starts")  # it waits for the lease
         waiting = harness.fake.incoming_call(AIN_115, CALLER)
+        caller = Caller(presses=["01", "1"], gather_prompts=GATHER_PROMPTS)
+        talking = harness.fake.incoming_call(ASSISTANCE, CALLER, caller=caller)
         await advance(harness, snapshots, 30)
         assert first.transport.calls[waiting].wait.value == "hold"
+        assert first.transport.calls[talking].wait.value == "connected"
         assert not second.transport.connected.is_set()
         assert await client.exists(snapshots.key(waiting))
+        assert await client.exists(snapshots.key(talking))
+        bridge = harness.fake.channels[talking].bridge
 
         await within(10, first.crash(), "first instance crashes")
         await within(5, first_lead.stop_renewing(), "stop renewing")  # its lease runs out
@@ -341,8 +346,10 @@ async def test_given_instance_dies_then_second_takes_waiting_115_call_over_throu
         await within(5, second.transport.connected.wait(), "standby takes the websocket")
         await advance(harness, snapshots, 5)
 
-        assert set(second.transport.calls) == {waiting}
+        assert set(second.transport.calls) == {waiting, talking}
         assert harness.fake.channels[waiting].moh, "the caller hears music again"
+        assert bridge is not None
+        assert harness.fake.channels[talking].bridge == bridge, "the conversation goes on"
         state = second.runtime.state(waiting)
         assert state is not None
         assert state.phase in (Phase.QUEUED, Phase.QUEUE_REFRESH)
@@ -352,8 +359,10 @@ async def test_given_instance_dies_then_second_takes_waiting_115_call_over_throu
 
         await second.runtime.set_listener_presence("01", AIN_LISTENERS[0], Presence.AVAILABLE)
         await within(60, until_finished(harness, snapshots, waiting, second), "call ends")
+        await within(60, until_finished(harness, snapshots, talking, second), "call ends")
         outcomes = {s.call_id: (s.outcome, s.connected_to) for s, _, _ in harness.records.calls}
         assert outcomes[waiting] == (Outcome.CONNECTED, AIN_LISTENERS[0])
+        assert outcomes[talking][0] is Outcome.CONNECTED
         assert harness.fake.leaks() == []
         assert await client.keys("ivr:ari:snap:*") == []
         await within(10, second.shutdown(), "shutdown")
