@@ -144,7 +144,7 @@ def _ring(ctx: FlowContext, state: CallState, phase: Phase, announce: str) -> li
 @ASSISTANCE.on(
     Phase.FETCH_ROTATION,
     RotationFetched,
-    to=(Phase.TIER1_DIALING, Phase.TIER2_DIALING, Phase.ENDED),
+    to=(Phase.TIER1_DIALING, Phase.TIER2_DIALING, Phase.FETCH_ROTATION, Phase.ENDED),
     label="dernier répondant",
 )
 def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
@@ -156,7 +156,9 @@ def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]
         )
         return _ring(ctx, state, Phase.TIER2_DIALING, "transfer_tier2")
     dep = ctx.config.departement(state.hunt_key)
-    assert dep is not None
+    if dep is None or not dep.assistance.referents:
+        # Withdrawn from the routing file applied while the call was in progress.
+        return _tier2(ctx, state, tier1_tried=False)
     state.hunt_targets = hunt_order(
         dep.assistance.referents, dep.assistance.strategy, event.last_answerer, Role.TIER1
     )

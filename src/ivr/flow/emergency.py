@@ -68,10 +68,21 @@ def start_emergency(
     return [play(state, prompts.fixed("welcome_115")), *ask(ctx, state, Phase.DEPT_MENU)]
 
 
-def _dep(ctx: FlowContext, state: CallState) -> DepartementConfig:
-    dep = ctx.config.departement(state.departement or "")
-    assert dep is not None, "a queued 115 call always has a configured département"
-    return dep
+def _dep(ctx: FlowContext, state: CallState) -> DepartementConfig | None:
+    """The call's département in the routing file in force; None once it was withdrawn."""
+    return ctx.config.departement(state.departement or "")
+
+
+def _withdrawn(ctx: FlowContext, state: CallState) -> list[Command]:
+    """The routing file applied while this call was in progress no longer has its
+    département: the call leaves the queue and goes down the national LRO chain."""
+    commands: list[Command] = []
+    if state.queued and state.departement is not None:
+        commands.append(Dequeue(state.departement))
+    state.queued = False
+    state.summary.deterrence = "departement_withdrawn"
+    commands += [CancelTimer("announce"), CancelTimer("max_wait")]
+    return commands + _lro(ctx, state)
 
 
 def _check_queue(state: CallState, code: str) -> list[Command]:
@@ -104,6 +115,8 @@ def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[C
 def _status(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     assert isinstance(event, QueueStatusFetched)
     dep = _dep(ctx, state)
+    if dep is None:
+        return _withdrawn(ctx, state)
     status = event.status
     limits = dep.line_115.queue
     code = state.departement
@@ -218,17 +231,28 @@ def _refresh_timer(ctx: FlowContext, state: CallState, event: Event) -> list[Com
 
 def _max_wait(ctx: FlowContext, state: CallState) -> list[Command]:
     assert state.departement is not None
+    dep = _dep(ctx, state)
+    if dep is None:
+        return _withdrawn(ctx, state)
     commands: list[Command] = [Dequeue(state.departement), CancelTimer("announce")]
     state.queued = False
-    text = _dep(ctx, state).line_115.deterrence.max_wait_exceeded
+    text = dep.line_115.deterrence.max_wait_exceeded
     return commands + _deter(ctx, state, "max_wait_exceeded", text)
 
 
-@EMERGENCY.on(Phase.QUEUE_REFRESH, QueueStatusFetched, to=(Phase.QUEUED,), label="annonce")
+@EMERGENCY.on(
+    Phase.QUEUE_REFRESH,
+    QueueStatusFetched,
+    to=(Phase.QUEUED, Phase.LRO_DIALING, Phase.ENDED),
+    label="annonce",
+)
 def _refreshed(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     assert isinstance(event, QueueStatusFetched)
+    dep = _dep(ctx, state)
+    if dep is None:
+        return _withdrawn(ctx, state)
     state.phase = Phase.QUEUED
-    interval = _dep(ctx, state).line_115.queue.announcement_interval_s
+    interval = dep.line_115.queue.announcement_interval_s
     status = event.status
     return [
         *_announce(state, status.position, status.estimated_wait_s),
@@ -245,13 +269,21 @@ def _queued_digits(ctx: FlowContext, state: CallState, event: Event) -> list[Com
     return []
 
 
-@EMERGENCY.on(WAITING, ListenerOffered, to=(Phase.LISTENER_DIALING,), label="écoutant libre")
+@EMERGENCY.on(
+    WAITING,
+    ListenerOffered,
+    to=(Phase.LISTENER_DIALING, Phase.LRO_DIALING, Phase.ENDED),
+    label="écoutant libre",
+)
 def _listener_offered(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
     assert isinstance(event, ListenerOffered)
     state.queued = False  # the dispatcher took the call out of the queue to offer it
+    dep = _dep(ctx, state)
+    if dep is None:
+        return _withdrawn(ctx, state)
     state.phase = Phase.LISTENER_DIALING
     target = DialTarget(event.number, event.name, Role.LISTENER)
-    timeout = _dep(ctx, state).line_115.listener_ring_timeout_s
+    timeout = dep.line_115.listener_ring_timeout_s
     return [
         CancelTimer("announce"),
         play(state, prompts.fixed("transfer_listener")),
@@ -262,7 +294,7 @@ def _listener_offered(ctx: FlowContext, state: CallState, event: Event) -> list[
 @EMERGENCY.on(
     Phase.LISTENER_DIALING,
     DialResult,
-    to=(Phase.CONNECTED, Phase.QUEUED),
+    to=(Phase.CONNECTED, Phase.QUEUED, Phase.LRO_DIALING, Phase.ENDED),
     label="résultat écoutant",
 )
 def _listener_result(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
@@ -272,10 +304,14 @@ def _listener_result(ctx: FlowContext, state: CallState, event: Event) -> list[C
     if record_results(state, event, Role.LISTENER) is not None:
         state.phase = Phase.CONNECTED
         commands: list[Command] = [CancelTimer("max_wait")]
-        if dep.line_115.recording is RecordingPolicy.ALL:
+        # Recorded as the département said when the caller heard the notice; a withdrawn
+        # département's recording policy is unknown, so nothing is recorded.
+        if dep is not None and dep.line_115.recording is RecordingPolicy.ALL:
             state.recording = True
             commands.append(StartRecording())
         return commands
+    if dep is None:
+        return _withdrawn(ctx, state)
     # The listener did not pick up: back to the head of the queue.
     state.queued = True
     state.phase = Phase.QUEUED

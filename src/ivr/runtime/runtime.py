@@ -639,7 +639,11 @@ class CallRuntime:
         (or a claim made here) tells the other instances to offer theirs.
         """
         dep = self.flow.config.departement(departement)
-        names = {c.number: c.name for c in dep.line_115.listeners} if dep else {}
+        if dep is None:
+            # Withdrawn from the routing file: its waiting calls go down the LRO chain at
+            # their next step (the flow says so), nobody is offered them meanwhile.
+            return
+        names = {c.number: c.name for c in dep.line_115.listeners}
         owner = self.instance_id if self.registry is not None else None
         while True:
             claim = await self.live.claim_next(departement, self.clock(), owner)
