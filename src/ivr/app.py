@@ -35,6 +35,9 @@ def create_app(services: Services) -> FastAPI:
             tasks.append(asyncio.create_task(services.sisiao.monitor.run(stop), name="monitor"))
         if services.ari is not None:
             tasks.append(asyncio.create_task(services.ari.run(stop), name="ari"))
+        if services.config_sync is not None:
+            sync = services.config_sync.run(stop)
+            tasks.append(asyncio.create_task(sync, name="routing-versions"))
         try:
             yield
         finally:

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from geoloc.index import GeoIndex
 from geoloc.locator import Locator
 from geoloc.store import RecentPositions
+from ivr.config_sync import ConfigSync, choose_at_start, digest
 from ivr.flow import CallFlow, build_flow
 from ivr.locating import CallLocator
 from ivr.records.db import current_revision, database_url, head_revision, make_engine, upgrade
@@ -87,6 +88,8 @@ class Services:
     ari: AriTransport | None = None  # when IVR_ARI_URL is set
     laml: LamlTransport | None = None  # when IVR_LAML_AUTH_TOKEN and IVR_PUBLIC_BASE_URL are set
     clock: Callable[[], datetime] = utc_now
+    config_sha: str | None = None  # of the routing text in force
+    config_sync: ConfigSync | None = None  # the lifespan runs it: versions of other instances
     background: list[asyncio.Task[None]] = field(default_factory=list)
     # Run in order at shutdown, after the transports stopped (lease release, client close).
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
@@ -98,8 +101,10 @@ class Services:
         its next step (the transports read the flow through the runtime).
         """
         flow = build_flow(config)
-        flow.locate = self.flow.locate
+        flow.locate = CallLocator(self.locator, self.positions, flow.routes).hint
         self.config = config
+        if text:
+            self.config_sha = digest(text)
         self.flow = flow
         self.runtime.flow = flow
         log.info("routing configuration applied (%d départements)", len(config.departements))
@@ -124,6 +129,16 @@ def build_services(settings: Settings) -> Services:
     engine = make_engine(database_url(settings.database_url, settings.data_dir), create_dir=True)
     _check_schema(settings, engine)
     store = RecordStore(engine, clock)
+    # The routing file, or the version an admin applied since (kept in the records).
+    chosen = choose_at_start(
+        store,
+        Path(settings.config_path),
+        config,
+        Path(settings.config_path).read_text(encoding="utf-8"),
+    )
+    if chosen.source == "records":
+        config = chosen.config
+        flow = build_flow(config)
     records = RecordWriter(
         store, settings.data_dir / "records-pending.jsonl", instance_id=instance_id
     )
@@ -160,6 +175,10 @@ def build_services(settings: Settings) -> Services:
         positions=positions,
         sisiao=sisiao,
         clock=clock,
+        config_sha=digest(chosen.text),
+    )
+    services.config_sync = ConfigSync(
+        store, services.apply_config, lambda: services.config_sha, chosen.version
     )
     services.console = ConsoleDeps(
         records=store,
