@@ -21,6 +21,20 @@ log = logging.getLogger(__name__)
 SHUTDOWN_GRACE_S = 10.0
 
 
+def _ari_health(services: Services) -> dict[str, Any] | None:
+    """The websocket of the Stasis application: held here, or by another instance."""
+    ari = services.ari
+    if ari is None:
+        return None
+    leading = bool(getattr(ari.leadership, "leading", True))
+    return {
+        "connected": ari.connected.is_set(),
+        "role": "principale" if leading else "en attente",
+        "calls": len(ari.calls),
+        "connections": ari.connections,
+    }
+
+
 def create_app(services: Services) -> FastAPI:
     """The web application of one instance of the service."""
     stop = asyncio.Event()
@@ -76,14 +90,21 @@ def create_app(services: Services) -> FastAPI:
             log.exception("SI SIAO incident state unreadable")
             incident = "état des incidents SI SIAO illisible"
         node = services.node.health()  # live state (Redis or degraded) and the records writer
+        ari = _ari_health(services)
+        # A standby instance without the websocket is as expected; the principal one
+        # without it means Asterisk routes calls by its fallback dialplan meanwhile.
+        ari_down = ari is not None and ari["role"] == "principale" and not ari["connected"]
         return {
-            "status": "degraded" if node.get("degraded") else "ok",
+            "status": "degraded" if node.get("degraded") or ari_down else "ok",
             **node,
             "departements": len(config.departements),
             "assistance_number": config.national.assistance_number,
             "sisiao": "configuré" if services.sisiao.configured else "non configuré",
             "sisiao_incident": incident,
-            "ari": None if services.ari is None else services.ari.connected.is_set(),
+            "ari": ari,
+            "routing_version": (
+                services.config_sync.current if services.config_sync is not None else None
+            ),
             "laml": services.laml is not None,
         }
 

@@ -187,15 +187,50 @@ async def test_given_ari_and_redis_then_lifespan_starts_and_stops_releasing_the_
             async with httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://ivr"
             ) as client:
+                before = (await client.get("/healthz")).json()
+                assert before["live_state"]["backend"] != "memory"
+                for _ in range(50):
+                    if await probe.get("ivr:ari:leader:ivr") is not None:
+                        break
+                    await asyncio.sleep(0.05)
+                assert await probe.get("ivr:ari:leader:ivr") == b"inst-a"
                 health = (await client.get("/healthz")).json()
-            assert health["ari"] is False
-            assert health["live_state"]["backend"] != "memory"
-            for _ in range(50):
-                if await probe.get("ivr:ari:leader:ivr") is not None:
-                    break
-                await asyncio.sleep(0.05)
-            assert await probe.get("ivr:ari:leader:ivr") == b"inst-a"
+            # It holds the lease but cannot reach Asterisk: degraded, said so.
+            assert health["ari"] == {
+                "connected": False,
+                "role": "principale",
+                "calls": 0,
+                "connections": 0,
+            }
+            assert health["status"] == "degraded"
+            assert isinstance(health["routing_version"], int)
         # Shutdown ended within the grace period and released the websocket lease.
         assert await probe.get("ivr:ari:leader:ivr") is None
+    finally:
+        await probe.aclose()
+
+
+@pytest.mark.redis
+async def test_given_another_instance_holds_the_ari_lease_then_health_says_standby_and_ok(
+    tmp_path: Path, redis_url: str
+) -> None:
+    import redis.asyncio as aioredis
+
+    settings = settings_for(
+        tmp_path, ari_url="http://127.0.0.1:9", redis_url=redis_url, instance_id="inst-b"
+    )
+    probe = aioredis.Redis.from_url(redis_url)
+    await probe.set("ivr:ari:leader:ivr", "inst-a", px=60_000)
+    app = create_app(build_services(settings))
+    try:
+        async with (
+            app.router.lifespan_context(app),
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ivr") as c,
+        ):
+            health = (await c.get("/healthz")).json()
+        assert health["ari"]["role"] == "en attente"
+        assert health["ari"]["connected"] is False
+        assert health["status"] == "ok", "a standby without the websocket is as expected"
+        assert await probe.get("ivr:ari:leader:ivr") == b"inst-a", "not released: not ours"
     finally:
         await probe.aclose()
