@@ -53,6 +53,9 @@ def test_given_routing_file_then_fallback_routes_every_inbound_number_in_every_f
     assistance = generated.split("[ivr-fallback-assistance]")[1].split("\n\n")[0]
     assert "+33536490001" in assistance
     assert "Playback(ivr/urgent_email)" in assistance
+    # The prompts live in <sounds>/fr/ivr/: Playback finds them only in French.
+    for context in generated.split("\n[ivr-fallback-")[1:]:
+        assert " same => n,Set(CHANNEL(language)=fr)" in context, context.split("]")[0]
 
 
 def test_given_committed_fallback_then_it_matches_the_routing_file() -> None:

@@ -22,6 +22,7 @@ from routing.loader import load_config
 DEFAULT_TEMPLATE = "PJSIP/{number}@operator"
 LISTENER_RING_S = 20
 LRO_RING_S = 30
+LANGUAGE = "fr"  # the language of the prompts (the transport plays them with lang=fr)
 
 
 def number_forms(e164: str) -> list[str]:
@@ -47,6 +48,9 @@ def _context(name: str, title: str, steps: list[str], last_prompt: str) -> list[
         f"[{name}]",
         f"; {title}",
         "exten => s,1,NoOp(Secours : ${CALLERID(num)} vers ${IVR_CALLED})",
+        # The prompts are in <sounds>/fr/ivr/: without the language, Playback looks in
+        # en/ and finds nothing (seen on Asterisk 22.10.1: the caller heard silence).
+        f" same => n,Set(CHANNEL(language)={LANGUAGE})",
         *steps,
         " same => n,Answer()",
         f" same => n,Playback(ivr/{last_prompt})",
