@@ -28,6 +28,9 @@ def recorded() -> dict[str, dict[str, Any]]:
 
 # Nested objects whose keys must match the recorded ones exactly.
 SHAPED = {"channel", "peer", "playback", "bridge", "recording", "caller", "dialplan"}
+# Keys a real Asterisk sends only sometimes: a playback of several media names the next one
+# (seen in tests/ari/data/real-calls.jsonl).
+OPTIONAL = {"next_media_uri"}
 
 
 async def test_given_both_lines_then_every_event_type_seen_in_real_samples_has_the_same_keys(
@@ -58,7 +61,7 @@ async def test_given_both_lines_then_every_event_type_seen_in_real_samples_has_t
         expected = set(sample) - {"application", "timestamp", "asterisk_id"}
         assert set(event) >= expected, (event["type"], expected - set(event))
         for key in SHAPED & set(sample) & set(event):
-            assert set(event[key]) == set(sample[key]), (event["type"], key)
+            assert set(event[key]) - OPTIONAL == set(sample[key]) - OPTIONAL, (event["type"], key)
         compared += 1
     assert compared > 20
     assert {e["type"] for e in emitted} & set(samples) >= {

@@ -53,7 +53,14 @@ def media_uris(prompt: Prompt, sound_dir: str) -> list[str]:
 
 
 def dial_endpoint(template: str, number: str) -> str:
-    """The dial string for an E.164 number: ``{number}`` (E.164), ``{national}``, ``{digits}``."""
+    """The dial string for a number: ``{number}`` (E.164), ``{national}``, ``{digits}``.
+
+    The number is brought to E.164 first: a listener's phone comes from their console
+    account as it was typed ("02 61 91 07 50"), and a space in a dial string makes
+    Asterisk fail the channel at once (seen with ``Local/02 61 91 07 50@ivr-outbound``:
+    the originate answers 200, then the channel is destroyed with cause 0, no Dial event).
+    """
+    number = try_normalize(number) or "".join(number.split())
     national = "0" + number[3:] if number.startswith("+33") else number
     return template.format(number=number, national=national, digits=number.lstrip("+"))
 

@@ -197,6 +197,7 @@ class FakePlayback:
     language: str
     state: str = "playing"
     timer: VirtualTimer | None = None
+    index: int = 0  # the media item playing now
 
 
 @dataclass(slots=True)
@@ -294,6 +295,9 @@ class FakeAsterisk:
         self.stored_recordings: list[str] = []
         self.discarded_recordings: list[str] = []
         self.destinations: dict[str, Destination] = {}
+        # Media URIs with no file: Asterisk still answers 201, then the playback reaches
+        # them and ends at once with state "failed" (seen on Asterisk 22.10.1).
+        self.missing_media: set[str] = set()
         self.default_destination = Destination()
         self.requests: list[Request] = []
         self.violations: list[str] = []
@@ -490,13 +494,11 @@ class FakeAsterisk:
 
     @staticmethod
     def playback_json(pb: FakePlayback) -> Json:
-        return {
-            "id": pb.id,
-            "media_uri": pb.media[0],
-            "target_uri": f"channel:{pb.target}",
-            "language": pb.language,
-            "state": pb.state,
-        }
+        out: Json = {"id": pb.id, "media_uri": pb.media[pb.index]}
+        if pb.index + 1 < len(pb.media):
+            out["next_media_uri"] = pb.media[pb.index + 1]  # as Asterisk 22.10.1 sends it
+        out.update(target_uri=f"channel:{pb.target}", language=pb.language, state=pb.state)
+        return out
 
     @staticmethod
     def recording_json(rec: FakeRecording) -> Json:
@@ -606,7 +608,7 @@ class FakeAsterisk:
         ch.state = state
         self.emit("ChannelStateChange", channel=self.channel_json(ch), application=self.app)
 
-    def _destroy(self, ch: FakeChannel, cause: int) -> None:
+    def _destroy(self, ch: FakeChannel, cause: int, other_cause: int | None = None) -> None:
         if ch.id not in self.channels:
             return
         for timer in ch.timers:
@@ -628,15 +630,39 @@ class FakeAsterisk:
         self.emit("ChannelDestroyed", cause=cause, cause_txt=txt, channel=self.channel_json(ch))
         del self.channels[ch.id]
         if ch.other_half and ch.other_half in self.channels:
-            self._destroy(self.channels[ch.other_half], cause)
+            self._destroy(
+                self.channels[ch.other_half], cause if other_cause is None else other_cause
+            )
 
-    def _finish_playback(self, pb: FakePlayback) -> None:
+    def _finish_playback(self, pb: FakePlayback, state: str = "done") -> None:
         if self.playbacks.pop(pb.id, None) is None:
             return
         if pb.timer:
             pb.timer.cancel()
-        pb.state = "done"  # stopped or finished: Asterisk says "done" either way
+        pb.state = state  # stopped or finished: Asterisk says "done" either way
         self.emit("PlaybackFinished", playback=self.playback_json(pb))
+
+    def _next_media(self, pb: FakePlayback) -> None:
+        """One media item of a playback ended: the next one starts, as Asterisk tells it."""
+        if pb.id not in self.playbacks:
+            return
+        if pb.index + 1 >= len(pb.media):
+            self._finish_playback(pb)
+            return
+        pb.state = "continuing"
+        self.emit("PlaybackContinuing", playback=self.playback_json(pb))
+        pb.index += 1
+        self._start_media(pb)
+
+    def _start_media(self, pb: FakePlayback) -> None:
+        pb.state = "playing"
+        self.emit("PlaybackStarted", playback=self.playback_json(pb))
+        if pb.media[pb.index] in self.missing_media:
+            self._finish_playback(pb, "failed")
+        elif self.instant_playbacks:
+            self._finish_playback(pb)
+        else:
+            pb.timer = self.clock.call_later(self.media_seconds, lambda: self._next_media(pb))
 
     def _finish_recording(self, rec: FakeRecording) -> None:
         if self.live_recordings.pop(rec.name, None) is None:
@@ -729,10 +755,11 @@ class FakeAsterisk:
         )
         self.channels[cid] = ch
         if local:
-            # The other half runs the dialplan; it is not ours and we never hear of it
-            # in Stasis. The originating half enters Stasis only once the other answers.
+            # The other half runs the dialplan; Asterisk names it "<channelId>;2" and sends
+            # its channel events to the application too, but it never enters Stasis. The
+            # originating half enters Stasis only once the other answers.
             other = FakeChannel(
-                id=self._new_id(),
+                id=f"{cid};2",
                 name=name[:-2] + ";2",
                 state="Ring",
                 caller_number=ch.caller_number,
@@ -756,7 +783,21 @@ class FakeAsterisk:
             self.emit(
                 "Dial", dialstatus="", dialstring=number, forward="", peer=self.channel_json(ch)
             )
-        self._state(ch, "Ringing")
+        if not local:
+            self._state(ch, "Ringing")
+        elif dest.outcome == "no_answer":
+            # Ringing() in the dialplan: the first half rings, then Dial says RINGING.
+            self._state(ch, "Ringing")
+            if self.dial_events:
+                self.emit(
+                    "Dial",
+                    dialstatus="RINGING",
+                    dialstring=number,
+                    forward="",
+                    peer=self.channel_json(ch),
+                )
+        elif dest.outcome in ("busy", "fail"):
+            self._state(self.channels[f"{cid};2"], "Busy")
         if dest.outcome == "answer":
             if dest.after_s <= timeout or dest.ignores_timeout:
                 self._schedule(ch, dest.after_s, lambda: self._answer_outbound(ch))
@@ -799,6 +840,23 @@ class FakeAsterisk:
     def _fail_outbound(self, ch: FakeChannel, status: str, cause: int) -> None:
         if ch.id not in self.channels:
             return
+        if ch.other_half is not None:
+            # A Local channel (Asterisk 22.10.1): the originate timeout sends no Dial
+            # NOANSWER, the first half just ends with cause 19; busy and congestion come as
+            # a Dial status, then the first half ends with cause 0 ("Unknown") and only the
+            # second half carries the real cause (17, 34).
+            if status == "CHANUNAVAIL":
+                status = "CONGESTION"  # what Congestion() in the dialplan reports
+            if status != "NOANSWER" and self.dial_events:
+                self.emit(
+                    "Dial",
+                    dialstatus=status,
+                    dialstring=ch.name,
+                    forward="",
+                    peer=self.channel_json(ch),
+                )
+            self._destroy(ch, cause if status == "NOANSWER" else 0, other_cause=cause)
+            return
         if self.dial_events:
             self.emit(
                 "Dial",
@@ -816,15 +874,14 @@ class FakeAsterisk:
         pb = FakePlayback(playback_id, media, ch.id, q.get("lang", "en"))
         self.playbacks[playback_id] = pb
         self.played.setdefault(ch.id, []).extend(media)
-        self.emit("PlaybackStarted", playback=self.playback_json(pb))
+        # A file playback stops music on hold, which does not come back by itself after it
+        # (heard on Asterisk 22.10.1); the channel's generator is simply replaced.
+        ch.moh = False
+        reply = {**self.playback_json(pb), "state": "queued"}
+        reply.pop("next_media_uri", None)
         self._caller_reacts_to_playback(ch, media)
-        if self.instant_playbacks:
-            self._finish_playback(pb)
-        else:
-            pb.timer = self.clock.call_later(
-                self.media_seconds * len(media), lambda: self._finish_playback(pb)
-            )
-        return 201, self.playback_json(pb)
+        self._start_media(pb)
+        return 201, reply
 
     def _op_channels_playWithId(self, p: dict[str, str], q: dict[str, str]) -> tuple[int, Any]:  # noqa: N802
         ch = self._channel(p["channelId"])

@@ -532,7 +532,16 @@ class AriCall:
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         if kind == "PlaybackFinished":
-            await self._playback_finished(event["playback"]["id"])
+            playback = event["playback"]
+            if playback.get("state") == "failed":
+                # Asterisk answers 201 even for a sound file it does not have, then ends
+                # the playback at once as "failed": the caller heard nothing of it.
+                log.warning(
+                    "call %s: %s not played (missing sound file?)",
+                    self.call_id,
+                    playback.get("media_uri"),
+                )
+            await self._playback_finished(playback["id"])
             return
         if kind == "Dial":
             channel_id = event["peer"]["id"]
@@ -1321,6 +1330,12 @@ class AriTransport:
             await self._adopt(channel, args, channels, bridges)
         for channel_id, channel in channels.items():
             if channel_id in self.owners:
+                continue
+            first, _, half = channel_id.partition(";")
+            if half and (first in self.owners or first in channels):
+                # The second half of a Local leg ("<leg id>;2", as Asterisk names it): it
+                # goes with its first half. Hanging it up cut a bridged conversation after
+                # a reconnect (seen on Asterisk 22.10.1).
                 continue
             args = _app_args(channel) if _in_app(channel, self.app) else []
             ours = (args and args[0] == "dial") or "-leg" in channel_id
