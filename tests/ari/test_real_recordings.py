@@ -1,0 +1,193 @@
+"""Whole calls recorded on a real Asterisk 22.10.1, replayed into the transport.
+
+``data/real-calls.jsonl`` holds every websocket event of each call (``dir: in``) and every
+request the service sent (``dir: out``, with its result), times in seconds from the call's
+StasisStart. The numbers are the fictitious ones of config/departments.yaml. Replaying the
+events on virtual time must make the transport send the same requests, in the same order,
+as it did against the real Asterisk; and the fake must tell the caller's side of the same
+call with the same event types in the same order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from ivr.runtime.live_state import InMemoryLiveState
+from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
+from ivr.transports.ari import AriTransport
+from ivr.transports.ari.testing import Caller, Destination, VirtualClock, settle
+from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, URL, Harness, flow
+
+DATA = Path(__file__).parent / "data" / "real-calls.jsonl"
+# Calls whose course does not depend on the lab's routing file (hours open all day, the
+# 115 Paris announcements every 20 s): replayed with config/departments.yaml at 10:00.
+REPLAYED = ["assistance-referent-answers", "assistance-tier2-busy-congestion", "115-no-listener"]
+
+
+def recorded() -> dict[str, list[dict[str, Any]]]:
+    calls: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        calls[row["call"]].append(row)
+    return calls
+
+
+def _reply(request: httpx.Request) -> httpx.Response:
+    """What Asterisk answered: only the status and shape matter to the transport."""
+    path = request.url.path.removeprefix("/ari")
+    if request.method == "GET":
+        return httpx.Response(200, json=[])
+    if "/play/" in path or path.endswith("/record"):
+        return httpx.Response(201, json={"id": path.rsplit("/", 1)[1], "state": "queued"})
+    if request.method == "POST" and path.count("/") == 2:  # originate or create a bridge
+        return httpx.Response(200, json={"id": path.rsplit("/", 1)[1]})
+    return httpx.Response(204)
+
+
+def _token(rows: list[dict[str, Any]]) -> str:
+    """The instance token the recorded identifiers carry (``<call>-p1-<token>``)."""
+    for row in rows:
+        if row["dir"] == "out" and "/play/" in row["path"]:
+            return str(row["path"].rsplit("-", 1)[1])
+    raise AssertionError("no playback in the recording")
+
+
+async def replay(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    clock = VirtualClock(MONDAY_10H)
+    sent: list[tuple[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            sent.append((request.method, request.url.path.removeprefix("/ari")))
+        return _reply(request)
+
+    done = asyncio.Event()
+    inbound = [row for row in rows if row["dir"] == "in"]
+
+    @asynccontextmanager
+    async def connect(url: str, headers: Mapping[str, str]) -> AsyncIterator[AsyncIterator[str]]:
+        async def messages() -> AsyncIterator[str]:
+            for row in inbound:
+                await clock.advance(max(0.0, row["t"] - clock.t))
+                yield json.dumps(row["event"])
+            await clock.advance(5)
+            done.set()
+            await asyncio.Event().wait()  # the websocket stays open
+            yield ""  # never reached
+
+        yield messages()
+
+    runtime = CallRuntime(
+        flow(),
+        InMemoryLiveState(),
+        clock.now,
+        timers=clock,
+        records=MemoryRecords(),
+        callbacks=MemoryCallbacks(),
+    )
+    http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
+    transport = AriTransport(
+        url=URL,
+        user="ivr",
+        password="secret",
+        app="ivr",
+        dial_template="Local/{number}@ivr-outbound",
+        runtime=runtime,
+        http=http,
+        connector=connect,
+        scheduler=clock,
+    )
+    transport.token = _token(rows)
+    stop = asyncio.Event()
+    task = asyncio.ensure_future(transport.run(stop))
+    await asyncio.wait_for(done.wait(), timeout=30)
+    stop.set()
+    await task
+    await transport.close()
+    await runtime.drain()
+    await http.aclose()
+    await settle()
+    assert transport.calls == {}, "the call is over"
+    return sent
+
+
+@pytest.mark.parametrize("name", REPLAYED)
+async def test_given_real_call_events_when_replayed_then_transport_sends_the_same_requests(
+    name: str,
+) -> None:
+    rows = recorded()[name]
+    expected = [
+        (row["method"], row["path"])
+        for row in sorted((r for r in rows if r["dir"] == "out"), key=lambda r: r["t"])
+        if row["method"] != "GET"
+    ]
+    assert all(row["status"] == "ok" for row in rows if row["dir"] == "out"), "no 4xx"
+    assert len(expected) >= 9
+
+    assert await replay(rows) == expected
+
+
+def test_given_recordings_then_every_call_of_the_checks_is_there() -> None:
+    calls = recorded()
+    assert set(REPLAYED) <= set(calls)
+    assert "115-queued-listener-answers-recorded" in calls
+    types = {row["event"]["type"] for rows in calls.values() for row in rows if row["dir"] == "in"}
+    assert {"PlaybackContinuing", "RecordingFinished", "Dial", "ChannelDtmfReceived"} <= types
+
+
+# The caller's side of a call: what the transport reads (other types are not compared).
+CALLER_SIDE = {"StasisStart", "ChannelDtmfReceived", "StasisEnd", "ChannelEnteredBridge"}
+PLAYBACK_SIDE = {"PlaybackStarted", "PlaybackContinuing", "PlaybackFinished"}
+
+
+def _story(events: list[dict[str, Any]], caller: str) -> list[str]:
+    out = []
+    for event in events:
+        kind = event["type"]
+        channel = (event.get("channel") or {}).get("id")
+        if kind in CALLER_SIDE and channel == caller:
+            out.append(kind)
+        elif kind in PLAYBACK_SIDE:
+            out.append(f"{kind}:{event['playback']['state']}")
+        elif kind == "Dial" and event.get("dialstatus"):
+            out.append(f"Dial:{event['dialstatus']}")
+    return out
+
+
+async def test_given_tier2_busy_then_congestion_then_fake_tells_the_caller_side_like_asterisk(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = recorded()["assistance-tier2-busy-congestion"]
+    real = [row["event"] for row in rows if row["dir"] == "in"]
+    real_caller = real[0]["channel"]["id"]
+    emitted: list[dict[str, Any]] = []
+    original = harness.fake.emit
+
+    def capture(event_type: str, **fields: Any) -> None:
+        emitted.append({"type": event_type, **fields})
+        original(event_type, **fields)
+
+    monkeypatch.setattr(harness.fake, "emit", capture)
+    harness.fake.destinations["+33536490001"] = Destination("busy", after_s=0)
+    harness.fake.destinations["+33536490002"] = Destination("fail", after_s=0)
+    instance = harness.instance()
+    instance.transport.dial_template = "Local/{number}@ivr-outbound"
+    await instance.start()
+    caller = Caller(presses=["75", "4"], gather_prompts=GATHER_PROMPTS)
+    channel = harness.fake.incoming_call("0806000156", "0612345678", caller=caller, local=True)
+    await harness.run_until_finished(channel, instance)
+
+    story = _story(real, real_caller)
+    assert story.count("ChannelDtmfReceived") == 3
+    assert "Dial:CONGESTION" in story
+    assert _story(emitted, channel) == story
+    assert harness.fake.leaks() == []
