@@ -31,6 +31,9 @@ def prompt_texts(config: RoutingConfig | None, fixed_only: bool = False) -> dict
     if config is None or fixed_only:
         return texts
     texts["urgent_email"] = config.national.urgent_email.prompt
+    reason_menu = prompts.reason_menu_for(config)
+    if reason_menu is not None:  # its text is built from the nomenclature of the file
+        texts[reason_menu.id] = reason_menu.text
     for code, dep in sorted(config.departements.items()):
         deterrence = dep.line_115.deterrence
         texts[f"deterrence_saturation_{code}"] = deterrence.saturation

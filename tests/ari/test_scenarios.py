@@ -15,9 +15,10 @@ import pytest
 
 from ivr.flow import Phase
 from ivr.flow.vocabulary import CallSummary, Outcome
+from ivr.prompts_audio import prompt_texts
 from ivr.runtime.live_state import Presence
 from ivr.sim.simulator import CallScript, Simulator
-from tests.ari.harness import MONDAY_10H, Harness, flow
+from tests.ari.harness import MONDAY_10H, Harness, flow, routing_config
 
 ASSISTANCE = "+33806000156"
 AIN_115 = "+33353010000"
@@ -154,5 +155,11 @@ async def test_given_simulator_scenario_when_run_through_ari_then_same_story_and
     assert story(summary) == story(expected)
     assert harness.fake.leaks() == []
     assert harness.fake.violations == []
+    # Every sound Asterisk was asked for is one ``ivr prompts build`` renders.
+    played = {uri for uris in harness.fake.played.values() for uri in uris}
+    sounds = {uri.removeprefix("sound:ivr/") for uri in played if uri.startswith("sound:ivr/")}
+    assert sounds <= set(prompt_texts(routing_config())), sounds - set(
+        prompt_texts(routing_config())
+    )
     if scenario.script.hang_up_at is not None:
         assert summary.outcome in (Outcome.CALLER_HUNG_UP, Outcome.CONNECTED)

@@ -74,10 +74,9 @@ def _gave_up(ctx: FlowContext, state: CallState) -> list[Command]:
 def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[Command]:
     state.departement = code
     state.summary.departement = code
-    menu = ctx.config.national.menu_reasons()
-    if ctx.config.national.assistance.reason_menu and menu:
+    prompt = prompts.reason_menu_for(ctx.config)
+    if prompt is not None:
         state.phase = Phase.REASON_MENU
-        prompt = prompts.reason_menu(tuple((r.digit or 0, r.label) for r in menu))
         state.summary.prompts.append(prompt.id)
         return [Gather(prompt, 1, ctx.config.national.assistance.digit_timeout_s)]
     return _tier1(ctx, state)

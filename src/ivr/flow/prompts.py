@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 
 from ivr.flow.vocabulary import Prompt, SayNumber, Segment, Sound
+from routing.config import RoutingConfig
 
 FIXED: dict[str, str] = {
     "assistance_welcome": "Bienvenue sur la ligne d'assistance SI SIAO.",
@@ -105,3 +106,11 @@ def reason_menu(entries: tuple[tuple[int, str], ...]) -> Prompt:
     parts = [f"Pour {label[0].lower()}{label[1:]}, tapez {digit}." for digit, label in entries]
     text = "Précisez le motif de votre appel. " + " ".join(parts) + " Sinon, restez en ligne."
     return Prompt("reason_menu", text, (Sound("reason_menu"),))
+
+
+def reason_menu_for(config: RoutingConfig) -> Prompt | None:
+    """The assistance line's reason menu as configured, or None when it is not asked."""
+    menu = config.national.menu_reasons()
+    if not (config.national.assistance.reason_menu and menu):
+        return None
+    return reason_menu(tuple((r.digit or 0, r.label) for r in menu))
