@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ivr.flow import Phase
+from ivr.flow import Phase, build_flow
 from ivr.flow.vocabulary import Outcome
 from ivr.runtime.live_state import Presence
 from ivr.sim.simulator import CallScript, Simulator
@@ -168,4 +168,34 @@ async def test_given_no_snapshot_of_a_call_when_instance_takes_over_then_its_flo
     assert played.count("sound:ivr/assistance_welcome") == 2, "welcomed again, not left silent"
     harness.fake.hang_up(channel)
     await settle()
+    assert harness.fake.leaks() == []
+
+
+async def test_given_departement_withdrawn_when_instance_takes_over_a_waiting_caller_then_lro(
+    harness: Harness,
+) -> None:
+    """The survivor routes by a file without the caller's département: the caller does not
+    stay on hold for ever, it goes down the national LRO chain."""
+    snapshots = MemorySnapshots()
+    await harness.live.set_presence("01", AIN_LISTENERS[0], Presence.BUSY, harness.clock.now())
+    harness.fake.default_destination = Destination("answer", after_s=3, talk_s=60)
+    first = harness.instance(snapshots)
+    await first.start()
+    waiting = harness.fake.incoming_call(AIN_115, CALLER)
+    await harness.clock.advance(30)
+    assert first.transport.calls[waiting].wait.value == "hold"
+
+    await first.crash()
+    harness.fake.drop_websocket()
+    second = harness.instance(snapshots)
+    config = flow().config
+    remaining = {k: v for k, v in config.departements.items() if k != "01"}
+    second.runtime.flow = build_flow(config.model_copy(update={"departements": remaining}))
+    await second.start()
+    await harness.run_until_finished(waiting, second)
+
+    summaries = {s.call_id: s for s, _, _ in harness.records.calls}
+    assert summaries[waiting].lro_used
+    assert summaries[waiting].connected_to == "+33465719900", "the national chain"
+    assert summaries[waiting].outcome is Outcome.CONNECTED
     assert harness.fake.leaks() == []

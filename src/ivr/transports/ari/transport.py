@@ -1379,12 +1379,6 @@ class AriTransport:
             Phase.LISTENER_DIALING,
         ):
             return
-        dep = self.runtime.flow.config.departement(state.departement or "")
-        if dep is None:
-            return
-        queue = dep.line_115.queue
-        now: datetime = self.runtime.clock()
-        elapsed = (now - state.started_at).total_seconds() if state.started_at else 0.0
         runtime = self.runtime
         call_id = state.call_id
 
@@ -1393,6 +1387,16 @@ class AriTransport:
                 await runtime.handle_and_deliver(call_id, TimerFired(name))
 
             return run
+
+        dep = self.runtime.flow.config.departement(state.departement or "")
+        if dep is None:
+            # Withdrawn from the routing file meanwhile: the flow sends the caller down the
+            # national LRO chain at its next step, which must not wait for ever on hold.
+            runtime.timers.start((call_id, "max_wait"), 1.0, fire("max_wait"))
+            return
+        queue = dep.line_115.queue
+        now: datetime = self.runtime.clock()
+        elapsed = (now - state.started_at).total_seconds() if state.started_at else 0.0
 
         runtime.timers.start(
             (call_id, "max_wait"), max(queue.max_time_in_queue_s - elapsed, 1.0), fire("max_wait")
