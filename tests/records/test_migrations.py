@@ -33,6 +33,7 @@ TABLES = {
     "account_roles",
     "config_versions",
     "audit_log",
+    "sign_in_throttle",
     "sisiao_outbox",
     "sisiao_incidents",
     "sisiao_incident_events",

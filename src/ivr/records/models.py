@@ -235,6 +235,9 @@ class Account(Base):
     password_hash: Mapped[str | None] = mapped_column(sa.String(255))
     # A listener's phone: the number the 115 queue rings when they are available.
     phone: Mapped[str | None] = mapped_column(sa.String(32))
+    # Set when an admin gives a temporary password: the person must choose their own first.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    last_sign_in_at: Mapped[datetime | None]
 
     roles: Mapped[list[AccountRoleGrant]] = relationship(
         back_populates="account", cascade="all, delete-orphan"
@@ -255,6 +258,20 @@ class AccountRoleGrant(Base):
     departement: Mapped[str | None] = mapped_column(sa.String(3))
 
     account: Mapped[Account] = relationship(back_populates="roles")
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted per login or per client address (``key``), shared by every
+    instance: a fixed window opens at the first failure; at the limit the key is locked
+    until ``locked_until``. A success deletes the login's row, so does an admin's unlock."""
+
+    __tablename__ = "sign_in_throttle"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)  # login:... / addr:...
+    failures: Mapped[int] = mapped_column(default=0)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ConfigVersion(Base):

@@ -679,18 +679,32 @@ class RecordStore:
         roles: Iterable[tuple[AccountRole, str | None]],
         by: str,
         email: str | None = None,
+        *,
+        phone: str | None = None,
+        password_hash: str | None = None,
+        must_change_password: bool = False,
     ) -> int:
+        """Create an account with its roles in one transaction (audited with the roles)."""
         now = self.clock()
+        grants = list(roles)
         with Session(self.engine) as session, session.begin():
             account = Account(
-                login=login, display_name=display_name, email=email, created_at=now, active=True
+                login=login,
+                display_name=display_name,
+                email=email,
+                created_at=now,
+                active=True,
+                phone=phone,
+                password_hash=password_hash,
+                must_change_password=must_change_password,
             )
             account.roles = [
-                AccountRoleGrant(role=role.value, departement=dep) for role, dep in roles
+                AccountRoleGrant(role=role.value, departement=dep) for role, dep in grants
             ]
             session.add(account)
             session.flush()
-            self._audit(session, by, "create", "account", login, None)
+            detail = {"roles": sorted(f"{role.value}:{dep or ''}" for role, dep in grants)}
+            self._audit(session, by, "create", "account", login, detail)
             return account.id
 
     def roles_of(self, login: str) -> list[tuple[AccountRole, str | None]]:
