@@ -71,6 +71,7 @@ class World:
     transport: NullTransport
     banner: list[str | None] = field(default_factory=lambda: [None])
     accepted: list[str] = field(default_factory=list)
+    deps: ConsoleDeps | None = None
 
     def audit(self) -> list[tuple[str, str, str, str | None]]:
         return [(e.actor, e.action, e.object_type, e.object_id) for e in self.store.audit_entries()]
@@ -121,6 +122,7 @@ async def world(
             session_secret="a test secret of some length",
             on_config_accepted=accepted,
         )
+        w.deps = deps
         app = FastAPI()
         app.include_router(build_console_router(deps))
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -177,3 +179,20 @@ def add_people(store: RecordStore) -> None:
 def shown(response: httpx.Response) -> str:
     """The page's text as a person reads it (HTML entities decoded)."""
     return html.unescape(response.text)
+
+
+async def attempt(
+    browser: httpx.AsyncClient, login: str, password: str = PASSWORD
+) -> httpx.Response:
+    """One sign-in attempt through the form (no redirect followed)."""
+    page = await browser.get("/connexion")
+    return await browser.post(
+        "/connexion", data={"login": login, "password": password, "csrf": csrf_of(page.text)}
+    )
+
+
+def message_of(response: httpx.Response) -> str:
+    """The sign-in page's message (the alert above the form)."""
+    found = re.search(r'<p class="info" role="alert">([^<]*)</p>', response.text)
+    assert found is not None, response.text
+    return html.unescape(found.group(1))

@@ -1,16 +1,23 @@
-"""Accounts as the consoles see them: creation with a password, sign-in, roles."""
+"""Accounts as the consoles see them: creation with a password, sign-in, roles, and the
+admins' account management (scope, roles, activation, password resets)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
+import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr.records.models import Account, AccountRole
+from ivr.records.models import Account, AccountRole, AccountRoleGrant
 from ivr.records.store import RecordStore
 from ivr.web.security import DUMMY_HASH, hash_password, verify_password
+from routing.departements import DEPARTEMENTS
+from routing.phone import InvalidPhoneNumberError, normalize_number
 
 ROLE_LABELS = {
     AccountRole.LISTENER: "écoutant",
@@ -19,21 +26,37 @@ ROLE_LABELS = {
     AccountRole.ADMIN_DEPARTEMENT: "admin départemental",
     AccountRole.ADMIN_NATIONAL: "admin national",
 }
+LOCAL_ROLES = (AccountRole.LISTENER, AccountRole.REFERENT, AccountRole.ADMIN_DEPARTEMENT)
+NATIONAL_ROLES = (AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL)
 MIN_PASSWORD_LENGTH = 12
+DEPARTEMENT_CODES = frozenset(d.code for d in DEPARTEMENTS)
+# Metropolitan France and the overseas regions on the French numbering plan.
+FRENCH_REGIONS = frozenset({"FR", "GP", "MQ", "GF", "RE", "YT", "BL", "MF", "PM"})
+LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+Grant = tuple[AccountRole, str | None]
 
 
 class AccountError(ValueError):
-    """An account that cannot be created as asked; the message is French."""
+    """An account that cannot be created or changed as asked; the message is French."""
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """The signed-in person: login, name, listener phone and role grants."""
+    """The signed-in person: login, name, listener phone and role grants.
+
+    ``stamp`` changes with the password: a session signed before a password change (or
+    reset) no longer matches and must sign in again. ``must_change_password`` is set after
+    an admin's reset: the person may only choose a new password until they do.
+    """
 
     login: str
     display_name: str
     phone: str | None
-    grants: tuple[tuple[AccountRole, str | None], ...]
+    grants: tuple[Grant, ...]
+    must_change_password: bool = False
+    stamp: str = ""
 
     def departements(self, *roles: AccountRole) -> list[str]:
         """The départements where the person holds one of ``roles`` (sorted)."""
@@ -48,70 +71,153 @@ class Principal:
 
     def roles_text(self) -> str:
         """The grants in French: « écoutant (91), admin national »."""
-        parts = []
-        for role, dep in sorted(self.grants, key=lambda g: (g[0].value, g[1] or "")):
-            label = ROLE_LABELS[role]
-            parts.append(f"{label} ({dep})" if dep else label)
-        return ", ".join(parts)
+        return roles_text(self.grants)
+
+
+def roles_text(grants: Iterable[Grant]) -> str:
+    parts = []
+    for role, dep in sorted(grants, key=lambda g: (g[0].value, g[1] or "")):
+        label = ROLE_LABELS[role]
+        parts.append(f"{label} ({dep})" if dep else label)
+    return ", ".join(parts)
+
+
+def credential_stamp(password_hash: str | None) -> str:
+    """A short fingerprint of the stored hash, carried by the signed session."""
+    return hashlib.sha256(b"ivr.web.stamp\x00" + (password_hash or "").encode()).hexdigest()[:16]
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
+        )
+
+
+def check_grants(roles: Iterable[Grant]) -> list[Grant]:
+    """The grants, checked: at least one, a valid département for a local role, none for a
+    national one, no duplicate. Raises ``AccountError``."""
+    grants: list[Grant] = []
+    for role, dep in roles:
+        dep = dep.strip().upper() if dep else None
+        if role in LOCAL_ROLES and not dep:
+            raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » se donne pour un département.")
+        if role not in LOCAL_ROLES and dep:
+            raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » est national (sans département).")
+        if dep is not None and dep not in DEPARTEMENT_CODES:
+            raise AccountError(f"« {dep} » n'est pas un code de département.")
+        if (role, dep) not in grants:
+            grants.append((role, dep))
+    if not grants:
+        raise AccountError("Un compte a au moins un rôle.")
+    return grants
+
+
+def check_phone(phone: str | None, grants: Iterable[Grant]) -> str | None:
+    """The phone in E.164 (French numbers only), required for a listener."""
+    if not phone or not phone.strip():
+        if any(role is AccountRole.LISTENER for role, _ in grants):
+            raise AccountError("Un écoutant a un numéro de poste (téléphone).")
+        return None
+    try:
+        e164 = normalize_number(phone)
+    except InvalidPhoneNumberError:
+        e164 = None
+    if e164 is None or phonenumbers.region_code_for_number(phonenumbers.parse(e164, None)) not in (
+        FRENCH_REGIONS
+    ):
+        raise AccountError(
+            f"« {phone.strip()} » n'est pas un numéro de téléphone français valide "
+            "(par exemple 01 69 00 00 00 ou +33 1 69 00 00 00)."
+        )
+    return e164
+
+
+def check_email(email: str | None) -> str | None:
+    if not email or not email.strip():
+        return None
+    if not EMAIL_RE.fullmatch(email.strip()):
+        raise AccountError(f"« {email.strip()} » n'est pas une adresse électronique valide.")
+    return email.strip()
+
+
+# --------------------------------------------------------------------------- creation, sign-in
 
 
 def create_account(
     store: RecordStore,
     login: str,
     password: str,
-    roles: Iterable[tuple[AccountRole, str | None]],
+    roles: Iterable[Grant],
     *,
     display_name: str | None = None,
     phone: str | None = None,
     email: str | None = None,
     by: str = "cli",
+    must_change_password: bool = False,
 ) -> int:
     """Create an account that can sign in to the consoles; returns its id.
 
-    ``roles`` are (role, département) pairs; a département is required for listeners,
-    referents and départemental admins, and must be None for support and national admins.
-    ``phone`` is the number the 115 queue rings for a listener. Raises ``AccountError``.
+    ``roles`` are (role, département) pairs; a département (one of the 101 codes) is
+    required for listeners, referents and départemental admins, and must be None for
+    support and national admins. ``phone`` is the number the 115 queue rings for a
+    listener: a French number, stored in E.164. Raises ``AccountError``.
     """
-    grants = list(roles)
-    if not login.strip():
+    login = login.strip()
+    if not login:
         raise AccountError("L'identifiant est obligatoire.")
-    if len(password) < MIN_PASSWORD_LENGTH:
+    if not LOGIN_RE.fullmatch(login):
         raise AccountError(
-            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
+            "L'identifiant est fait de lettres sans accent, chiffres, points, tirets, "
+            "soulignés ou @ (128 caractères au plus)."
         )
-    if not grants:
-        raise AccountError("Un compte a au moins un rôle.")
-    local = {AccountRole.LISTENER, AccountRole.REFERENT, AccountRole.ADMIN_DEPARTEMENT}
-    for role, dep in grants:
-        if role in local and not dep:
-            raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » se donne pour un département.")
-        if role not in local and dep:
-            raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » est national (sans département).")
-    if any(role is AccountRole.LISTENER for role, _ in grants) and not phone:
-        raise AccountError("Un écoutant a un numéro de poste (téléphone).")
+    check_password(password)
+    grants = check_grants(roles)
+    e164 = check_phone(phone, grants)
+    mail = check_email(email)
     with Session(store.engine) as session:
         if session.scalar(sa.select(Account.id).where(Account.login == login)) is not None:
             raise AccountError(f"Le compte « {login} » existe déjà.")
-    account_id = store.add_account(login, display_name or login, grants, by, email=email)
-    with Session(store.engine) as session, session.begin():
-        account = session.get_one(Account, account_id)
-        account.password_hash = hash_password(password)
-        account.phone = phone
-    return account_id
+    return store.add_account(
+        login,
+        (display_name or "").strip() or login,
+        grants,
+        by,
+        email=mail,
+        phone=e164,
+        password_hash=hash_password(password),
+        must_change_password=must_change_password,
+    )
 
 
-def set_password(store: RecordStore, login: str, password: str, by: str) -> None:
-    """Replace an account's password (audited)."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
-        )
+def set_password(
+    store: RecordStore, login: str, password: str, by: str, *, must_change: bool = False
+) -> None:
+    """Replace an account's password (audited); ``must_change``: a temporary one."""
+    check_password(password)
     with Session(store.engine) as session, session.begin():
         account = session.scalar(sa.select(Account).where(Account.login == login))
         if account is None:
             raise AccountError(f"Compte « {login} » inconnu.")
         account.password_hash = hash_password(password)
-    store.audit(by, "update", "account_password", login)
+        account.must_change_password = must_change
+    store.audit(by, "update", "account_password", login, {"temporaire": must_change})
+
+
+def change_own_password(store: RecordStore, login: str, old: str, new: str) -> None:
+    """The person's own change: the current password is required; the new one differs."""
+    with Session(store.engine) as session:
+        stored = session.scalar(
+            sa.select(Account.password_hash).where(Account.login == login, Account.active.is_(True))
+        )
+    if not verify_password(old, stored):
+        raise AccountError("Le mot de passe actuel est incorrect.")
+    if new == old:
+        raise AccountError("Le nouveau mot de passe doit différer de l'actuel.")
+    set_password(store, login, new, login)
 
 
 def load_principal(store: RecordStore, login: str) -> Principal | None:
@@ -123,7 +229,14 @@ def load_principal(store: RecordStore, login: str) -> Principal | None:
         if account is None:
             return None
         grants = tuple((AccountRole(g.role), g.departement) for g in account.roles)
-        return Principal(account.login, account.display_name, account.phone, grants)
+        return Principal(
+            account.login,
+            account.display_name,
+            account.phone,
+            grants,
+            account.must_change_password,
+            credential_stamp(account.password_hash),
+        )
 
 
 def authenticate(store: RecordStore, login: str, password: str) -> Principal | None:
@@ -138,3 +251,124 @@ def authenticate(store: RecordStore, login: str, password: str) -> Principal | N
     if not verify_password(password, stored):
         return None
     return load_principal(store, login)
+
+
+def record_sign_in(store: RecordStore, login: str, at: datetime) -> None:
+    with Session(store.engine) as session, session.begin():
+        session.execute(sa.update(Account).where(Account.login == login).values(last_sign_in_at=at))
+
+
+# --------------------------------------------------------------------------- management
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """An account as the management page shows it (never its password hash)."""
+
+    login: str
+    display_name: str
+    email: str | None
+    phone: str | None
+    active: bool
+    grants: tuple[Grant, ...]
+    created_at: datetime
+    last_sign_in_at: datetime | None
+    must_change_password: bool
+    has_password: bool
+
+    def roles_text(self) -> str:
+        return roles_text(self.grants)
+
+    def departements(self, role: AccountRole) -> str:
+        return ", ".join(sorted(d for r, d in self.grants if r is role and d))
+
+    def holds(self, role: AccountRole) -> bool:
+        return any(r is role for r, _ in self.grants)
+
+
+def _view(account: Account) -> AccountView:
+    return AccountView(
+        login=account.login,
+        display_name=account.display_name,
+        email=account.email,
+        phone=account.phone,
+        active=account.active,
+        grants=tuple(
+            sorted(
+                ((AccountRole(g.role), g.departement) for g in account.roles),
+                key=lambda g: (g[0].value, g[1] or ""),
+            )
+        ),
+        created_at=account.created_at,
+        last_sign_in_at=account.last_sign_in_at,
+        must_change_password=account.must_change_password,
+        has_password=account.password_hash is not None,
+    )
+
+
+def list_accounts(store: RecordStore) -> list[AccountView]:
+    with Session(store.engine) as session:
+        accounts = session.scalars(sa.select(Account).order_by(Account.login)).all()
+        return [_view(a) for a in accounts]
+
+
+def get_account(store: RecordStore, login: str) -> AccountView | None:
+    with Session(store.engine) as session:
+        account = session.scalar(sa.select(Account).where(Account.login == login))
+        return _view(account) if account is not None else None
+
+
+def within_scope(admin: Principal, grants: Iterable[Grant]) -> bool:
+    """Whether ``admin`` may manage an account with ``grants`` (or grant them): a national
+    admin, everything; a départemental admin, only roles all in their départements."""
+    if admin.national_admin:
+        return True
+    mine = set(admin.departements(AccountRole.ADMIN_DEPARTEMENT))
+    grants = list(grants)
+    return bool(grants) and all(dep is not None and dep in mine for _, dep in grants)
+
+
+def update_account(
+    store: RecordStore,
+    login: str,
+    roles: Iterable[Grant],
+    *,
+    display_name: str,
+    phone: str | None,
+    email: str | None,
+    by: str,
+) -> None:
+    """Replace an account's roles, name, phone and e-mail (audited, before and after)."""
+    grants = check_grants(roles)
+    e164 = check_phone(phone, grants)
+    mail = check_email(email)
+    with Session(store.engine) as session, session.begin():
+        account = session.scalar(sa.select(Account).where(Account.login == login))
+        if account is None:
+            raise AccountError(f"Compte « {login} » inconnu.")
+        before = sorted(f"{g.role}:{g.departement or ''}" for g in account.roles)
+        after = sorted(f"{role.value}:{dep or ''}" for role, dep in grants)
+        changed = {
+            "roles": {"avant": before, "apres": after} if before != after else None,
+            "nom": account.display_name != (display_name.strip() or login) or None,
+            "telephone": account.phone != e164 or None,
+            "email": account.email != mail or None,
+        }
+        kept = {(g.role, g.departement): g for g in account.roles}
+        account.roles = [
+            kept.get((role.value, dep)) or AccountRoleGrant(role=role.value, departement=dep)
+            for role, dep in grants
+        ]
+        account.display_name = display_name.strip() or login
+        account.phone = e164
+        account.email = mail
+    store.audit(by, "update", "account", login, {k: v for k, v in changed.items() if v})
+
+
+def set_active(store: RecordStore, login: str, active: bool, by: str) -> None:
+    with Session(store.engine) as session, session.begin():
+        account = session.scalar(sa.select(Account).where(Account.login == login))
+        if account is None:
+            raise AccountError(f"Compte « {login} » inconnu.")
+        account.active = active
+    store.audit(by, "activate" if active else "deactivate", "account", login)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from geoloc.locator import Locator
 from geoloc.store import RecentPositions
 from ivr.records.store import RecordStore
 from ivr.runtime.runtime import CallRuntime
+from ivr.web.throttle import ThrottlePolicy
 from routing.config import RoutingConfig
 from sisiao_link.lookup import LookupService
 from sisiao_link.outbox import Outbox
@@ -26,6 +27,7 @@ class ConsoleDeps:
     configuration in force (it changes on reload). ``on_config_accepted`` is called with a
     validated routing file once it is recorded as a new version: applying it is the
     caller's business. ``secure_cookies`` is False only for plain-HTTP development.
+    ``throttle`` sets the failed sign-in limits (counted in the records database).
     """
 
     records: RecordStore
@@ -43,3 +45,4 @@ class ConsoleDeps:
     session_lifetime: timedelta = timedelta(hours=12)
     static_url: str = "/static"
     timezone: str = "Europe/Paris"
+    throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)

@@ -34,8 +34,27 @@ from ivr.flow.vocabulary import Dial
 from ivr.records.models import AccountRole, EscalationStatus
 from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import LiveCall
-from ivr.web import queries
-from ivr.web.accounts import Principal, authenticate, load_principal
+from ivr.web import queries, throttle
+from ivr.web.accounts import (
+    LOCAL_ROLES,
+    NATIONAL_ROLES,
+    ROLE_LABELS,
+    AccountError,
+    AccountView,
+    Grant,
+    Principal,
+    authenticate,
+    change_own_password,
+    create_account,
+    get_account,
+    list_accounts,
+    load_principal,
+    record_sign_in,
+    set_active,
+    set_password,
+    update_account,
+    within_scope,
+)
 from ivr.web.deps import ConsoleDeps
 from ivr.web.formatting import (
     CALLBACK_LABELS,
@@ -64,6 +83,8 @@ LISTENER = (AccountRole.LISTENER,)
 REFERENT = (AccountRole.REFERENT,)
 SUPPORT = (AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL)
 ADMINS = (AccountRole.ADMIN_NATIONAL, AccountRole.ADMIN_DEPARTEMENT)
+EVERYONE = tuple(AccountRole)
+PASSWORD_PAGE = "/mot-de-passe"
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -157,20 +178,35 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         return response
 
     async def authorize(
-        request: Request, roles: tuple[AccountRole, ...], *, json: bool = False
+        request: Request,
+        roles: tuple[AccountRole, ...],
+        *,
+        json: bool = False,
+        pending_password: bool = False,
     ) -> Ctx | Response:
-        """The signed-in person if they hold one of ``roles``; else a 401 or 403 page."""
+        """The signed-in person if they hold one of ``roles``; else a 401 or 403 page.
+
+        A session signed in with an older password counts as signed out. A person who must
+        change a temporary password is sent to that page first (unless
+        ``pending_password``: the page itself).
+        """
         session = read_session(request)
         who = (
             await db(load_principal, deps.records, session.login)
             if session and session.login
             else None
         )
+        if who is not None and session is not None and session.stamp != who.stamp:
+            who = None
         if session is None or who is None:
             if json:
                 return JSONResponse({"detail": "Connexion requise."}, status_code=401)
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return sign_in_page(request, 401, "Connectez-vous pour accéder à cette page.", target)
+        if who.must_change_password and not pending_password:
+            if json:
+                return JSONResponse({"detail": "Changez d'abord votre mot de passe."}, 403)
+            return see_other(PASSWORD_PAGE)
         if not who.has(*roles):
             if json:
                 return JSONResponse({"detail": "Accès refusé."}, status_code=403)
@@ -184,6 +220,22 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         if not same_token(token if isinstance(token, str) else None, ctx.session.csrf):
             return forbidden_csrf(ctx.request, ctx.session, ctx.who)
         return form
+
+    def forbidden(ctx: Ctx, reason: str | None = None) -> HTMLResponse:
+        return render(
+            ctx.request, "forbidden.html", ctx.session, ctx.who, status_code=403, reason=reason
+        )
+
+    def error_page(ctx: Ctx, status_code: int, title: str, message: str) -> HTMLResponse:
+        return render(
+            ctx.request,
+            "error.html",
+            ctx.session,
+            ctx.who,
+            status_code=status_code,
+            title=title,
+            message=message,
+        )
 
     def forbidden_csrf(request: Request, session: Session, who: Principal | None) -> HTMLResponse:
         return render(
@@ -232,14 +284,60 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             )
         login_name, password = field(form, "login"), form.get("password")
         next_url = field(form, "suite")
-        who = None
-        if login_name and isinstance(password, str):
-            who = await db(authenticate, deps.records, login_name, password)
-        if who is None:
-            if login_name:
-                await db(deps.records.audit, login_name[:128], "login_failed", "session")
+        if not login_name or not isinstance(password, str):
             return sign_in_page(request, 401, "Identifiant ou mot de passe incorrect.", next_url)
-        await db(deps.records.audit, who.login, "login", "session")
+        address = request.client.host if request.client else None
+        keys = [throttle.login_key(login_name), throttle.address_key(address)]
+        engine = deps.records.engine
+        now = deps.clock()
+        lock = await db(throttle.active_lock, engine, keys, now)
+        if lock is not None:
+            await db(
+                deps.records.audit,
+                login_name[:128],
+                "login_refused",
+                "session",
+                None,
+                {"motif": lock.kind, "adresse": address, "jusqu_a": lock.until.isoformat()},
+            )
+            return throttled(request, lock, now, next_url)
+        who = await db(authenticate, deps.records, login_name, password)
+        if who is None:
+            await db(
+                deps.records.audit,
+                login_name[:128],
+                "login_failed",
+                "session",
+                None,
+                {"adresse": address},
+            )
+            policy = deps.throttle
+            started = [
+                await db(
+                    throttle.record_failure, engine, keys[0], policy.login_failures, policy, now
+                ),
+                await db(
+                    throttle.record_failure, engine, keys[1], policy.address_failures, policy, now
+                ),
+            ]
+            for new_lock in (found for found in started if found is not None):
+                await db(
+                    deps.records.audit,
+                    login_name[:128],
+                    "lockout",
+                    new_lock.kind,
+                    login_name[:128] if new_lock.kind == "login" else address,
+                    {"jusqu_a": new_lock.until.isoformat(), "adresse": address},
+                )
+            locked = next((found for found in started if found is not None), None)
+            if locked is not None:
+                return throttled(request, locked, now, next_url)
+            return sign_in_page(request, 401, "Identifiant ou mot de passe incorrect.", next_url)
+        await db(throttle.clear, engine, keys[0])
+        await db(record_sign_in, deps.records, who.login, now)
+        await db(deps.records.audit, who.login, "login", "session", None, {"adresse": address})
+        if who.must_change_password:
+            next_url = PASSWORD_PAGE
         parts = urlsplit(next_url)
         safe_next = (
             next_url
@@ -247,7 +345,69 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             else ""
         )
         response = see_other(safe_next or home_of(who))
-        set_cookie(response, Session.signed_in(who.login, deps.clock(), deps.session_lifetime))
+        set_cookie(
+            response,
+            Session.signed_in(who.login, deps.clock(), deps.session_lifetime, who.stamp),
+        )
+        return response
+
+    def throttled(request: Request, lock: throttle.Lock, now: datetime, next_url: str) -> Response:
+        """429: too many failures for this login or from this address (the same words for a
+        login that exists and one that does not)."""
+        minutes = max(1, -(-int((lock.until - now).total_seconds()) // 60))
+        wait = f"{minutes} minute{'s' if minutes > 1 else ''}"
+        if lock.kind == "login":
+            message = (
+                "Trop de tentatives de connexion infructueuses pour cet identifiant. "
+                f"Réessayez dans {wait}, ou demandez à un administrateur de débloquer le compte."
+            )
+        else:
+            message = (
+                "Trop de tentatives de connexion infructueuses depuis cette adresse. "
+                f"Réessayez dans {wait}."
+            )
+        response = sign_in_page(request, 429, message, next_url)
+        response.headers["Retry-After"] = str(minutes * 60)
+        return response
+
+    # ------------------------------------------------------------------ own password
+
+    @router.get(PASSWORD_PAGE, response_class=HTMLResponse)
+    async def password_form(request: Request, info: str = "") -> Response:
+        ctx = await authorize(request, EVERYONE, pending_password=True)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        return render(request, "password.html", ctx.session, ctx.who, info=info, error=None)
+
+    @router.post(PASSWORD_PAGE, response_class=HTMLResponse)
+    async def change_password(request: Request) -> Response:
+        ctx = await authorize(request, EVERYONE, pending_password=True)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        old, new, again = (form.get(n) for n in ("ancien", "nouveau", "confirmation"))
+        error = None
+        if not all(isinstance(v, str) for v in (old, new, again)):
+            error = "Remplissez les trois champs."
+        elif new != again:
+            error = "Les deux saisies du nouveau mot de passe diffèrent."
+        else:
+            try:
+                await db(change_own_password, deps.records, ctx.who.login, str(old), str(new))
+            except AccountError as exc:
+                error = str(exc)
+        if error is not None:
+            return render(
+                request, "password.html", ctx.session, ctx.who, status_code=422, error=error
+            )
+        who = await db(load_principal, deps.records, ctx.who.login)
+        assert who is not None
+        response = see_other(home_of(who), "Votre mot de passe est modifié.")
+        set_cookie(
+            response, Session.signed_in(who.login, deps.clock(), deps.session_lifetime, who.stamp)
+        )
         return response
 
     @router.post("/deconnexion")
@@ -929,6 +1089,254 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
                 "Cache-Control": "no-store",
             },
         )
+
+    # ------------------------------------------------------------------ admin: accounts
+
+    def grants_from(form: FormData) -> list[Grant]:
+        """Roles from the account form: a département list per local role (« 91, 2A »), a
+        checkbox per national role."""
+        grants: list[Grant] = []
+        for role in LOCAL_ROLES:
+            for dep in field(form, f"dep_{role.value}").replace(",", " ").split():
+                grants.append((role, dep.upper()))
+        for role in NATIONAL_ROLES:
+            if field(form, f"role_{role.value}"):
+                grants.append((role, None))
+        return grants
+
+    def scope_refusal(who: Principal) -> str:
+        mine = ", ".join(who.departements(AccountRole.ADMIN_DEPARTEMENT))
+        return (
+            "Un administrateur départemental ne gère que les comptes dont tous les rôles "
+            f"sont dans son département ({mine}), sans rôle national."
+        )
+
+    async def accounts_page(
+        ctx: Ctx,
+        *,
+        status_code: int = 200,
+        info: str = "",
+        error: str | None = None,
+        values: dict[str, str] | None = None,
+    ) -> HTMLResponse:
+        values = values or {}
+        accounts = [
+            a for a in await db(list_accounts, deps.records) if within_scope(ctx.who, a.grants)
+        ]
+        locks = await db(throttle.locks, deps.records.engine, deps.clock())
+        return render(
+            ctx.request,
+            "accounts.html",
+            ctx.session,
+            ctx.who,
+            status_code=status_code,
+            accounts=accounts,
+            locked={
+                a.login: locks[throttle.login_key(a.login)]
+                for a in accounts
+                if throttle.login_key(a.login) in locks
+            },
+            role_labels=ROLE_LABELS,
+            local_roles=LOCAL_ROLES,
+            national_roles=NATIONAL_ROLES if ctx.who.national_admin else (),
+            info=info,
+            error=error,
+            values=values,
+            form_deps={r.value: values.get(f"dep_{r.value}", "") for r in LOCAL_ROLES},
+            form_nationals={r.value for r in NATIONAL_ROLES if values.get(f"role_{r.value}")},
+        )
+
+    async def managed_account(ctx: Ctx, login: str) -> AccountView | Response:
+        """The account if it exists and the admin may manage it; else a 404 or 403 page."""
+        account = await db(get_account, deps.records, login)
+        if account is None:
+            return error_page(ctx, 404, "Compte introuvable", f"Aucun compte « {login} ».")
+        if not within_scope(ctx.who, account.grants):
+            return forbidden(ctx, scope_refusal(ctx.who))
+        return account
+
+    async def account_page(
+        ctx: Ctx,
+        account: AccountView,
+        *,
+        status_code: int = 200,
+        info: str = "",
+        error: str | None = None,
+    ) -> HTMLResponse:
+        locks = await db(throttle.locks, deps.records.engine, deps.clock())
+        return render(
+            ctx.request,
+            "account.html",
+            ctx.session,
+            ctx.who,
+            status_code=status_code,
+            account=account,
+            locked_until=locks.get(throttle.login_key(account.login)),
+            role_labels=ROLE_LABELS,
+            local_roles=LOCAL_ROLES,
+            national_roles=NATIONAL_ROLES if ctx.who.national_admin else (),
+            myself=account.login == ctx.who.login,
+            info=info,
+            error=error,
+            form_deps={r.value: account.departements(r) for r in LOCAL_ROLES},
+            form_nationals={r.value for r in NATIONAL_ROLES if account.holds(r)},
+        )
+
+    @router.get("/admin/comptes", response_class=HTMLResponse)
+    async def accounts_list(request: Request, info: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        return await accounts_page(ctx, info=info)
+
+    @router.post("/admin/comptes", response_class=HTMLResponse)
+    async def account_create(request: Request) -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        grants = grants_from(form)
+        if grants and not within_scope(ctx.who, grants):
+            return forbidden(ctx, scope_refusal(ctx.who))
+        login = field(form, "login")
+        password = form.get("mot_de_passe")
+        try:
+            await db(
+                create_account,
+                deps.records,
+                login,
+                password if isinstance(password, str) else "",
+                grants,
+                display_name=field(form, "nom") or None,
+                phone=field(form, "telephone") or None,
+                email=field(form, "email") or None,
+                by=ctx.who.login,
+                must_change_password=bool(field(form, "changer")),
+            )
+        except AccountError as exc:
+            values = {
+                k: field(form, k)
+                for k in (
+                    "login",
+                    "nom",
+                    "telephone",
+                    "email",
+                    *(f"dep_{r.value}" for r in LOCAL_ROLES),
+                    *(f"role_{r.value}" for r in NATIONAL_ROLES),
+                )
+            }
+            return await accounts_page(ctx, status_code=422, error=str(exc), values=values)
+        return see_other("/admin/comptes", f"Compte « {login} » créé.")
+
+    @router.get("/admin/comptes/{login}", response_class=HTMLResponse)
+    async def account_detail(request: Request, login: str, info: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        account = await managed_account(ctx, login)
+        if not isinstance(account, AccountView):
+            return account
+        return await account_page(ctx, account, info=info)
+
+    async def account_post(
+        request: Request, login: str
+    ) -> tuple[Ctx, FormData, AccountView] | Response:
+        """An admin's checked form about an account they may manage; else the refusal."""
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        account = await managed_account(ctx, login)
+        if not isinstance(account, AccountView):
+            return account
+        return ctx, form, account
+
+    def account_url(login: str) -> str:
+        return "/admin/comptes/" + quote(login, safe="")
+
+    @router.post("/admin/comptes/{login}/roles", response_class=HTMLResponse)
+    async def account_update(request: Request, login: str) -> Response:
+        posted = await account_post(request, login)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form, account = posted
+        grants = grants_from(form)
+        if grants and not within_scope(ctx.who, grants):
+            return forbidden(ctx, scope_refusal(ctx.who))
+        if account.login == ctx.who.login and set(grants) != set(account.grants):
+            return forbidden(
+                ctx,
+                "Vous ne pouvez pas modifier vos propres rôles : "
+                "demandez-le à un autre administrateur.",
+            )
+        try:
+            await db(
+                update_account,
+                deps.records,
+                account.login,
+                grants,
+                display_name=field(form, "nom"),
+                phone=field(form, "telephone") or None,
+                email=field(form, "email") or None,
+                by=ctx.who.login,
+            )
+        except AccountError as exc:
+            return await account_page(ctx, account, status_code=422, error=str(exc))
+        return see_other(account_url(account.login), "Compte modifié.")
+
+    @router.post("/admin/comptes/{login}/activation", response_class=HTMLResponse)
+    async def account_activation(request: Request, login: str) -> Response:
+        posted = await account_post(request, login)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form, account = posted
+        active = field(form, "actif") == "1"
+        if account.login == ctx.who.login and not active:
+            return forbidden(ctx, "Vous ne pouvez pas désactiver votre propre compte.")
+        await db(set_active, deps.records, account.login, active, ctx.who.login)
+        return see_other(
+            account_url(account.login), "Compte réactivé." if active else "Compte désactivé."
+        )
+
+    @router.post("/admin/comptes/{login}/mot-de-passe", response_class=HTMLResponse)
+    async def account_password(request: Request, login: str) -> Response:
+        posted = await account_post(request, login)
+        if isinstance(posted, Response):
+            return posted
+        ctx, form, account = posted
+        password = form.get("mot_de_passe")
+        temporary = bool(field(form, "changer"))
+        try:
+            await db(
+                set_password,
+                deps.records,
+                account.login,
+                password if isinstance(password, str) else "",
+                ctx.who.login,
+                must_change=temporary,
+            )
+        except AccountError as exc:
+            return await account_page(ctx, account, status_code=422, error=str(exc))
+        flash = "Mot de passe remplacé" + (
+            " : à changer à la prochaine connexion." if temporary else "."
+        )
+        return see_other(account_url(account.login), flash)
+
+    @router.post("/admin/comptes/{login}/deblocage", response_class=HTMLResponse)
+    async def account_unlock(request: Request, login: str) -> Response:
+        posted = await account_post(request, login)
+        if isinstance(posted, Response):
+            return posted
+        ctx, _, account = posted
+        had = await db(throttle.clear, deps.records.engine, throttle.login_key(account.login))
+        await db(
+            deps.records.audit, ctx.who.login, "unlock", "account", account.login, {"bloque": had}
+        )
+        return see_other(account_url(account.login), "Compte débloqué.")
 
     @router.get("/accueil")
     async def home(request: Request) -> Response:

@@ -68,20 +68,24 @@ DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
 
 @dataclass(frozen=True, slots=True)
 class Session:
-    """What the cookie carries: who (None before sign-in), the CSRF token, the expiry."""
+    """What the cookie carries: who (None before sign-in), the CSRF token, the expiry, and
+    the stamp of the password the person signed in with (a change ends older sessions)."""
 
     login: str | None
     csrf: str
     expires: datetime
+    stamp: str | None = None
 
     @classmethod
     def anonymous(cls, now: datetime, lifetime: timedelta) -> Session:
         return cls(None, secrets.token_urlsafe(32), now + lifetime)
 
     @classmethod
-    def signed_in(cls, login: str, now: datetime, lifetime: timedelta) -> Session:
+    def signed_in(
+        cls, login: str, now: datetime, lifetime: timedelta, stamp: str | None = None
+    ) -> Session:
         """A fresh session (new CSRF token) for a person who just signed in."""
-        return cls(login, secrets.token_urlsafe(32), now + lifetime)
+        return cls(login, secrets.token_urlsafe(32), now + lifetime, stamp)
 
 
 class SessionCodec:
@@ -97,7 +101,12 @@ class SessionCodec:
         return _b64(hmac.new(self._key, payload.encode("ascii"), hashlib.sha256).digest())
 
     def encode(self, session: Session) -> str:
-        data = {"l": session.login, "c": session.csrf, "e": session.expires.isoformat()}
+        data = {
+            "l": session.login,
+            "c": session.csrf,
+            "e": session.expires.isoformat(),
+            "s": session.stamp,
+        }
         payload = _b64(json.dumps(data, separators=(",", ":")).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
 
@@ -110,7 +119,9 @@ class SessionCodec:
             return None
         try:
             data = json.loads(_unb64(payload))
-            session = Session(data["l"], str(data["c"]), datetime.fromisoformat(data["e"]))
+            session = Session(
+                data["l"], str(data["c"]), datetime.fromisoformat(data["e"]), data.get("s")
+            )
         except (ValueError, KeyError, TypeError):
             return None
         if session.expires <= now:
