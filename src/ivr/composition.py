@@ -11,8 +11,9 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import redis.asyncio as aioredis
@@ -38,6 +39,12 @@ from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
 from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
 from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate
 from ivr.web import ConsoleDeps
+from ivr.web.recordings import (
+    AriRecordingSource,
+    LamlRecordingSource,
+    RecordingSource,
+    RecordingSources,
+)
 from routing.config import RoutingConfig
 from routing.loader import load_config
 from sisiao_link.alerts import Alerter, EmailAlerter, WebhookAlerter
@@ -193,6 +200,8 @@ def build_services(settings: Settings) -> Services:
         session_secret=_session_secret(settings),
         on_config_accepted=services.apply_config,
         secure_cookies=settings.secure_cookies,
+        recordings=_recording_sources(settings, http),
+        recording_retention=timedelta(days=settings.retention_recordings_days),
     )
     if settings.ari_url:
         snapshots: CallSnapshots | None = None
@@ -270,6 +279,31 @@ def _sisiao(
         lookups=LookupService(port, clock),
         monitor=VitalFunctionsMonitor(port, IncidentStore(engine), alerters, clock),
     )
+
+
+def _recording_sources(settings: Settings, http: httpx.AsyncClient) -> RecordingSources | None:
+    """Where the consoles read recording files: Asterisk's stored recordings through ARI
+    (``ari:<name>`` locations) and the LaML provider's recording URLs (account SID and API
+    token, only on the provider's API host). None when neither is configured."""
+    sources: list[RecordingSource] = []
+    if settings.ari_url:
+        sources.append(
+            AriRecordingSource(
+                http,
+                settings.ari_url,
+                settings.ari_user,
+                settings.ari_password.get_secret_value(),
+            )
+        )
+    token = settings.laml_api_token or settings.laml_auth_token
+    if settings.laml_account_sid and token is not None:
+        host = urlsplit(settings.laml_api_base_url).hostname
+        sources.append(
+            LamlRecordingSource(
+                http, settings.laml_account_sid, token.get_secret_value(), [host] if host else []
+            )
+        )
+    return RecordingSources(sources) if sources else None
 
 
 def _check_schema(settings: Settings, engine: sa.Engine) -> None:

@@ -58,3 +58,7 @@ class Settings(BaseSettings):
     # Web consoles
     session_secret: SecretStr | None = None  # None: a random secret kept in <data_dir>
     secure_cookies: bool = True  # False only for plain-HTTP development on another host
+
+    # Retention in days (IVR_RETENTION_RECORDINGS_DAYS, which ``ivr purge`` reads too): the
+    # consoles play no recording older than this, even before the purge has run.
+    retention_recordings_days: int = 90

@@ -26,6 +26,7 @@ from ivr.records.store import RecordStore
 from ivr.runtime.live_state import InMemoryLiveState
 from ivr.runtime.runtime import CallRuntime, MediaCommand
 from ivr.web import STATIC_DIR, ConsoleDeps, build_console_router, create_account
+from ivr.web.recordings import InMemoryRecordingSource
 from routing.config import RoutingConfig
 from routing.loader import load_config
 from sisiao_link.client import HttpSiSiaoClient
@@ -71,6 +72,7 @@ class World:
     transport: NullTransport
     banner: list[str | None] = field(default_factory=lambda: [None])
     accepted: list[str] = field(default_factory=list)
+    recordings: InMemoryRecordingSource = field(default_factory=InMemoryRecordingSource)
     deps: ConsoleDeps | None = None
 
     def audit(self) -> list[tuple[str, str, str, str | None]]:
@@ -121,6 +123,7 @@ async def world(
             clock=clock,
             session_secret="a test secret of some length",
             on_config_accepted=accepted,
+            recordings=w.recordings,
         )
         w.deps = deps
         app = FastAPI()

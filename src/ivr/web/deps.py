@@ -10,6 +10,7 @@ from geoloc.locator import Locator
 from geoloc.store import RecentPositions
 from ivr.records.store import RecordStore
 from ivr.runtime.runtime import CallRuntime
+from ivr.web.recordings import RecordingSource
 from ivr.web.throttle import ThrottlePolicy
 from routing.config import RoutingConfig
 from sisiao_link.lookup import LookupService
@@ -27,6 +28,8 @@ class ConsoleDeps:
     configuration in force (it changes on reload). ``on_config_accepted`` is called with a
     validated routing file once it is recorded as a new version: applying it is the
     caller's business. ``secure_cookies`` is False only for plain-HTTP development.
+    ``recordings`` reads recording files (None: playback not configured); a recording older
+    than ``recording_retention`` is not played even before ``ivr purge`` removes it.
     ``throttle`` sets the failed sign-in limits (counted in the records database).
     """
 
@@ -45,4 +48,6 @@ class ConsoleDeps:
     session_lifetime: timedelta = timedelta(hours=12)
     static_url: str = "/static"
     timezone: str = "Europe/Paris"
+    recordings: RecordingSource | None = None
+    recording_retention: timedelta = timedelta(days=90)
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)

@@ -13,8 +13,9 @@ import csv
 import hashlib
 import inspect
 import io
+import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -23,7 +24,13 @@ from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
@@ -66,12 +73,20 @@ from ivr.web.formatting import (
     local_time,
     spaced_number,
 )
+from ivr.web.recordings import (
+    RecordingNotFoundError,
+    RecordingRef,
+    RecordingSourceError,
+    RecordingStream,
+)
 from ivr.web.security import Session, SessionCodec, same_token
 from routing.config import RoutingConfig
 from routing.index import RouteIndex
 from routing.loader import ConfigError, ConfigIssue, parse_config
 from sisiao_link.lookup import LookupState, UnknownLookupError
 from sisiao_link.port import Composition, NouvelleDemandeUrgence, NouvellePersonne, Sexe
+
+log = logging.getLogger(__name__)
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
@@ -1337,6 +1352,161 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             deps.records.audit, ctx.who.login, "unlock", "account", account.login, {"bloque": had}
         )
         return see_other(account_url(account.login), "Compte débloqué.")
+
+    # ------------------------------------------------------------------ admin: recordings
+
+    def may_listen(who: Principal, departement: str | None) -> bool:
+        """National admins: every recording; départemental admins: calls of their
+        départements (a call whose département is unknown: national admins only)."""
+        if who.national_admin:
+            return True
+        return departement is not None and departement in who.departements(
+            AccountRole.ADMIN_DEPARTEMENT
+        )
+
+    def recording_state(row: queries.RecordingRow) -> str | None:
+        """Why a recording cannot be played (French), or None when it can."""
+        if row.expired(deps.clock(), deps.recording_retention):
+            days = deps.recording_retention.days
+            return f"Enregistrement supprimé : la durée de conservation ({days} jours) est échue."
+        return None
+
+    @router.get("/admin/enregistrements", response_class=HTMLResponse)
+    async def recordings_list(request: Request, appel: str = "") -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        rows = await db(
+            queries.recordings,
+            deps.records,
+            departements=admin_deps(ctx.who),
+            call_id=appel.strip() or None,
+        )
+        return render(
+            request,
+            "recordings.html",
+            ctx.session,
+            ctx.who,
+            rows=rows,
+            states={row.id: recording_state(row) for row in rows},
+            appel=appel.strip(),
+            line_labels=LINE_LABELS,
+        )
+
+    @router.get("/admin/appels/{call_id}/enregistrements", response_class=HTMLResponse)
+    async def call_recordings(request: Request, call_id: str) -> Response:
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        call = await db(deps.records.call, call_id)
+        rows = await db(queries.recordings, deps.records, call_id=call_id)
+        departement = (
+            call.departement
+            if call is not None
+            else next((r.departement for r in rows if r.departement), None)
+        )
+        if call is None and not rows:
+            return error_page(ctx, 404, "Appel introuvable", f"Aucun appel « {call_id} ».")
+        if not may_listen(ctx.who, departement):
+            return forbidden(
+                ctx, "Vous n'avez pas accès aux enregistrements des appels de ce département."
+            )
+        await db(
+            deps.records.audit,
+            ctx.who.login,
+            "read",
+            "call_recordings",
+            call_id,
+            {"enregistrements": [r.id for r in rows]},
+        )
+        return render(
+            request,
+            "call_recordings.html",
+            ctx.session,
+            ctx.who,
+            call=call,
+            call_id=call_id,
+            departement=departement,
+            rows=rows,
+            states={row.id: recording_state(row) for row in rows},
+            line_labels=LINE_LABELS,
+            outcome_labels=OUTCOME_LABELS,
+        )
+
+    @router.get("/admin/enregistrements/{recording_id}/audio")
+    async def recording_audio(request: Request, recording_id: int) -> Response:
+        """The recording's bytes, streamed through the service (audited)."""
+        ctx = await authorize(request, ADMINS)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        row = await db(queries.recording, deps.records, recording_id)
+        if row is None:
+            return error_page(
+                ctx, 404, "Enregistrement introuvable", f"Aucun enregistrement n° {recording_id}."
+            )
+        if not may_listen(ctx.who, row.departement):
+            return forbidden(
+                ctx, "Vous n'avez pas accès aux enregistrements des appels de ce département."
+            )
+        gone = recording_state(row)
+        if gone is not None or row.location is None:
+            return error_page(ctx, 410, "Enregistrement supprimé", gone or "")
+        source = deps.recordings
+        if source is None or not source.handles(row.location):
+            return error_page(
+                ctx,
+                503,
+                "Lecture indisponible",
+                "La lecture des enregistrements n'est pas configurée sur ce serveur "
+                "pour cette source (téléphonie Asterisk ou opérateur).",
+            )
+        ref = RecordingRef(row.id, row.call_id, row.location, row.media_type)
+        try:
+            stream = await source.open(ref)
+        except RecordingNotFoundError:
+            return error_page(
+                ctx,
+                410,
+                "Enregistrement introuvable à la source",
+                "Le fichier de cet enregistrement n'existe plus sur le serveur de téléphonie "
+                "(supprimé ou purgé de son côté).",
+            )
+        except RecordingSourceError as exc:
+            log.warning("recording %s: source unavailable: %s", recording_id, exc)
+            return error_page(
+                ctx,
+                502,
+                "Serveur d'enregistrements injoignable",
+                "Le serveur de téléphonie qui conserve cet enregistrement ne répond pas. "
+                "Réessayez dans quelques minutes ; si cela dure, prévenez l'exploitation.",
+            )
+        await db(
+            deps.records.audit,
+            ctx.who.login,
+            "listen",
+            "recording",
+            str(row.id),
+            {"appel": row.call_id, "departement": row.departement},
+        )
+        return stream_response(stream, row)
+
+    def stream_response(stream: RecordingStream, row: queries.RecordingRow) -> Response:
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in stream.chunks:
+                    yield chunk
+            finally:
+                await stream.aclose()
+
+        extension = {"audio/mpeg": ".mp3", "audio/ogg": ".ogg"}.get(stream.content_type, ".wav")
+        headers = {
+            "Cache-Control": "no-store",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Disposition": f'inline; filename="enregistrement-{row.id}{extension}"',
+        }
+        if stream.size is not None:
+            headers["Content-Length"] = str(stream.size)
+        return StreamingResponse(body(), media_type=stream.content_type, headers=headers)
 
     @router.get("/accueil")
     async def home(request: Request) -> Response:

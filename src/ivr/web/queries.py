@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from ivr.records.models import (
     ConfigVersion,
     Escalation,
     FlaggedNumber,
+    Recording,
 )
 from ivr.records.store import RecordStore
 
@@ -191,3 +193,79 @@ def weekly_report(
                 )
             )
     return report
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingRow:
+    """A recording with its call's département, line and arrival (no caller number).
+
+    ``location`` is internal (the PBX or provider address): never put it in a page.
+    """
+
+    id: int
+    call_id: str
+    started_at: datetime
+    duration_s: float | None
+    media_type: str
+    location: str | None
+    purged_at: datetime | None
+    departement: str | None
+    line: str | None
+    arrived_at: datetime | None
+
+    def expired(self, now: datetime, retention: timedelta) -> bool:
+        """Purged, without a file, or older than the retention (the purge may be late)."""
+        return (
+            self.purged_at is not None or self.location is None or self.started_at < now - retention
+        )
+
+
+def _recordings_query() -> Any:
+    return sa.select(Recording, Call.departement, Call.line, Call.arrived_at).outerjoin(
+        Call, Call.call_id == Recording.call_id
+    )
+
+
+def _recording_row(
+    recording: Recording, dep: str | None, line: str | None, arrived: datetime | None
+) -> RecordingRow:
+    return RecordingRow(
+        id=recording.id,
+        call_id=recording.call_id,
+        started_at=recording.started_at,
+        duration_s=recording.duration_s,
+        media_type=recording.media_type,
+        location=recording.location,
+        purged_at=recording.purged_at,
+        departement=dep,
+        line=line,
+        arrived_at=arrived,
+    )
+
+
+def recordings(
+    store: RecordStore,
+    *,
+    departements: list[str] | None = None,
+    call_id: str | None = None,
+    limit: int = 200,
+) -> list[RecordingRow]:
+    """Recordings, newest first; only of calls in ``departements`` when given (None: all,
+    including calls whose département is unknown or whose record is not written yet)."""
+    query = _recordings_query()
+    if departements is not None:
+        query = query.where(Call.departement.in_(departements))
+    if call_id is not None:
+        query = query.where(Recording.call_id == call_id)
+    query = query.order_by(Recording.started_at.desc(), Recording.id.desc()).limit(limit)
+    with Session(store.engine) as session:
+        return [_recording_row(*row) for row in session.execute(query).all()]
+
+
+def recording(store: RecordStore, recording_id: int) -> RecordingRow | None:
+    with Session(store.engine) as session:
+        row = session.execute(_recordings_query().where(Recording.id == recording_id)).first()
+        return _recording_row(*row) if row is not None else None
