@@ -223,6 +223,7 @@ def build_services(settings: Settings) -> Services:
             http=http,
             snapshots=snapshots,
             leadership=leadership,
+            recordings=StoredRecordings(store),
         )
     if settings.laml_auth_token and settings.public_base_url:
         laml_config = LamlConfig.from_settings(
@@ -331,6 +332,16 @@ def _session_secret(settings: Settings) -> str:
     path.write_text(secret, encoding="utf-8")
     path.chmod(0o600)
     return secret
+
+
+class StoredRecordings:
+    """ARI recordings into the records, for the admins' playback (``ari:<name>``)."""
+
+    def __init__(self, store: RecordStore) -> None:
+        self.store = store
+
+    async def recording_started(self, call_id: str, started_at: datetime, location: str) -> None:
+        await asyncio.to_thread(self.store.add_recording, call_id, started_at, location)
 
 
 class ProviderRecords:

@@ -234,3 +234,24 @@ async def test_given_another_instance_holds_the_ari_lease_then_health_says_stand
         assert await probe.get("ivr:ari:leader:ivr") == b"inst-a", "not released: not ours"
     finally:
         await probe.aclose()
+
+
+async def test_given_ari_then_a_started_recording_is_written_for_the_admins_playback(
+    tmp_path: Path,
+) -> None:
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    from ivr.records.models import Recording
+
+    services = build_services(settings_for(tmp_path, ari_url="http://127.0.0.1:9"))
+    assert services.ari is not None
+    assert services.ari.recordings is not None
+    at = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    await services.ari.note_recording("1795456093.1", at, "ivr-abc123-rec-1")
+
+    with Session(services.store.engine) as session:
+        rows = session.scalars(sa.select(Recording)).all()
+        assert [(r.call_id, r.location) for r in rows] == [("1795456093.1", "ari:ivr-abc123-rec-1")]
+    await services.http.aclose()

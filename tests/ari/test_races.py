@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from ivr.flow.vocabulary import DialOutcome, Outcome
 from ivr.sim.simulator import CallScript, Simulator
 from ivr.transports.ari.testing import Caller, Destination, settle
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, Harness, flow
 from tests.ari.test_scenarios import AIN_REFERENTS, ASSISTANCE, CALLER, story
+
+
+class Recordings:
+    """A ``RecordingSink`` that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, datetime, str]] = []
+
+    async def recording_started(self, call_id: str, started_at: datetime, location: str) -> None:
+        self.started.append((call_id, started_at, location))
+
 
 FIRST_REFERENT = "+33199000000"
 SECOND_REFERENT = "+33199000001"
@@ -178,6 +191,8 @@ async def test_given_115_call_connected_then_notice_first_and_recording_stopped_
 ) -> None:
     await harness.listeners("01", 1)
     instance = harness.instance()
+    sink = Recordings()
+    instance.transport.recordings = sink
     await instance.start()
 
     summary = await harness.run_script(
@@ -185,6 +200,10 @@ async def test_given_115_call_connected_then_notice_first_and_recording_stopped_
     )
 
     assert summary.outcome is Outcome.CONNECTED
+    # Written to the records when it started, under the name Asterisk stores it by.
+    assert [(call_id, location) for call_id, _, location in sink.started] == [
+        (summary.call_id, f"ari:{harness.fake.stored_recordings[0]}")
+    ]
     nicknames = [r.nickname for r in harness.fake.requests]
     notice = next(
         i

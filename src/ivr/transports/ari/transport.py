@@ -116,6 +116,14 @@ class Leadership(Protocol):
         ...
 
 
+class RecordingSink(Protocol):
+    """Where the transport says a recording was started (the records' ``recordings``)."""
+
+    async def recording_started(self, call_id: str, started_at: datetime, location: str) -> None:
+        """``location`` is ``ari:<recordingName>``: the stored recording on Asterisk."""
+        ...
+
+
 class AlwaysLeader:
     """A single instance: it always leads."""
 
@@ -746,6 +754,9 @@ class AriCall:
             self.recording = name
         except AriError as exc:
             log.warning("call %s: recording not started: %s", self.call_id, exc)
+            return
+        # Written when it starts, so that an instance dying mid-call loses no recording.
+        self.t.spawn(self.t.note_recording(self.call_id, self.t.runtime.clock(), name))
 
     async def _stop_recording(self) -> None:
         if self.recording is not None:
@@ -1057,6 +1068,7 @@ class AriTransport:
         scheduler: Scheduler | None = None,
         snapshots: CallSnapshots | None = None,
         leadership: Leadership | None = None,
+        recordings: RecordingSink | None = None,
         backoff: Backoff | None = None,
         moh_class: str = "default",
         sound_dir: str = "ivr",
@@ -1071,6 +1083,7 @@ class AriTransport:
         self.scheduler: Scheduler = scheduler or LoopScheduler()
         self.snapshots = snapshots
         self.leadership: Leadership = leadership or AlwaysLeader()
+        self.recordings = recordings
         self.backoff = backoff or Backoff()
         self.moh_class = moh_class
         self.sound_dir = sound_dir
@@ -1180,6 +1193,14 @@ class AriTransport:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def note_recording(self, call_id: str, started_at: datetime, name: str) -> None:
+        if self.recordings is None:
+            return
+        try:
+            await self.recordings.recording_started(call_id, started_at, f"ari:{name}")
+        except Exception:  # the call goes on; Asterisk keeps the file under this name
+            log.exception("call %s: recording %s not written to the records", call_id, name)
 
     def spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
