@@ -11,7 +11,7 @@ import httpx
 
 from ivr.flow import CallFlow, build_flow
 from ivr.flow.vocabulary import CallSummary
-from ivr.runtime.live_state import InMemoryLiveState, Presence
+from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, Presence
 from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
 from ivr.sim.simulator import CallScript
 from ivr.transports.ari import AriTransport, Backoff, CallSnapshots
@@ -97,7 +97,15 @@ class Harness:
         self.flow = flow()
         self.instances: list[Instance] = []
 
-    def instance(self, snapshots: CallSnapshots | None = None) -> Instance:
+    def instance(
+        self,
+        snapshots: CallSnapshots | None = None,
+        *,
+        registry: CallRegistry | None = None,
+        instance_id: str = "local",
+    ) -> Instance:
+        """One process; ``registry`` (the harness's live state, say) shares its calls with
+        the other instances as Redis does in production."""
         runtime = CallRuntime(
             self.flow,
             self.live,
@@ -105,6 +113,8 @@ class Harness:
             timers=self.clock,
             records=self.records,
             callbacks=self.callbacks,
+            registry=registry,
+            instance_id=instance_id,
         )
         http = httpx.AsyncClient(transport=self.fake.http_transport())
         transport = AriTransport(

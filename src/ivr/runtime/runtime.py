@@ -486,13 +486,21 @@ class CallRuntime:
         return True
 
     async def resume(self, snapshot: CallSnapshot) -> None:
-        """Carry on a call from its snapshot: timers re-armed, pending media run again."""
+        """Carry on a call from its snapshot: timers re-armed, pending media run again.
+
+        A transport that claims its calls itself (``claims_calls``, the ARI transport: only
+        the instance holding the websocket gets a call's events) is only told about the
+        call: it claims it (``claim``) where it can drive it, or finishes it when it is
+        gone from the media server."""
         transport = self.transports.get(snapshot.transport or "")
         if transport is None:
             transport = next(iter(self.transports.values()), None)
         if transport is None:
             raise UnknownCallError(f"{snapshot.call_id}: no transport to resume it")
         state = CallState.from_dict(snapshot.state)
+        if getattr(transport, "claims_calls", False) and isinstance(transport, ResumableTransport):
+            await transport.resume(state.call_id, state, [], snapshot.transport_data)
+            return
         call = LiveCall(
             state,
             transport,
@@ -519,6 +527,48 @@ class CallRuntime:
             await transport.deliver(state.call_id, media)
         if state.queued and state.departement is not None:
             self._background_task(self.dispatch(state.departement))
+
+    async def claim(self, call_id: str, transport: CallTransport) -> LiveCall | None:
+        """Carry on here a call whose events now come to this instance (an ARI websocket
+        taken over), whether or not its old owner's lease has lapsed: that owner can no
+        longer drive it. The call comes back as the registry knows it (listener, answer
+        time, dials, timers re-armed) but its pending media are not run again: the
+        transport knows what the media server is doing. None without a registry or when
+        the registry does not know the call."""
+        if self.registry is None:
+            return None
+        for _ in range(3):  # the owner may change between the read and the transfer
+            snapshot = await self.registry.load_call(call_id)
+            if snapshot is None:
+                return None
+            if snapshot.owner == self.instance_id:
+                break  # handed to this instance by the registry's takeover already
+            if await self.registry.transfer_call(call_id, snapshot.owner, self.instance_id):
+                log.warning("call %s claimed from %s", call_id, snapshot.owner)
+                break
+        else:
+            return None
+        state = CallState.from_dict(snapshot.state)
+        call = LiveCall(
+            state,
+            transport,
+            listener=snapshot.listener,
+            connected_at=snapshot.connected_at,
+            transport_name=self._transport_name(transport) or snapshot.transport,
+            answered_at=snapshot.answered_at,
+            timers=dict(snapshot.timers),
+            pending=[decode_media(raw) for raw in snapshot.pending],
+            dials=list(snapshot.dials),
+            takeovers=snapshot.takeovers + 1,
+        )
+        self.calls[call_id] = call
+        now = self.clock()
+        for name, due in call.timers.items():
+            self._arm(call_id, name, max((due - now).total_seconds(), 0.0))
+        await self.registry.save_call(self.snapshot(call))
+        if state.queued and state.departement is not None:
+            self._background_task(self.dispatch(state.departement))
+        return call
 
     async def verify_ownership(self) -> list[str]:
         """Drop the calls another instance took over (after this one lost its lease, e.g.

@@ -1054,6 +1054,11 @@ class CallbackCall:
 class AriTransport:
     """Runs the calls of one Stasis application through the ``CallRuntime``."""
 
+    # Only the instance holding the websocket gets a call's events: it claims the calls it
+    # finds in Asterisk itself (``CallRuntime.claim``) rather than the runtime resuming them
+    # wherever an instance's lease lapsed.
+    claims_calls = True
+
     def __init__(
         self,
         *,
@@ -1100,6 +1105,8 @@ class AriTransport:
         self._seen: dict[tuple[Any, ...], None] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._replaced = False
+        # Named, so that the calls it carries are told apart in the shared call registry.
+        runtime.register_transport("ari", self)
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -1241,6 +1248,53 @@ class AriTransport:
         callback = CallbackCall(self, listener, number, presented)
         await callback.start(ring_timeout_s)
         return callback
+
+    # ----------------------------------------------------------------- ResumableTransport
+
+    def call_data(self, call_id: str) -> dict[str, Any]:
+        return {}  # the media state is in the call snapshots (``snapshots``)
+
+    async def resume(
+        self, call_id: str, state: CallState, commands: list[MediaCommand], data: dict[str, Any]
+    ) -> None:
+        """The registry handed this instance a call whose instance died (or stopped).
+
+        A call still in Asterisk is carried on by whoever holds the websocket: here when it
+        is this instance (adopted now if the resync has not already), otherwise left for
+        the leader, whose resync claims it. A call gone from Asterisk meanwhile (the caller
+        hung up while nobody held the websocket) is finished here, so that its record is
+        written and nothing of it stays in the registry."""
+        if call_id in self.calls:
+            return
+        try:
+            channels = {str(c["id"]): c for c in await self.client.list_channels()}
+            bridges = {str(b["id"]): b for b in await self.client.list_bridges()}
+        except AriError as exc:
+            log.warning("call %s taken over, Asterisk unreachable: %s", call_id, exc)
+            return
+        channel = channels.get(call_id)
+        if channel is not None:
+            if self.connected.is_set() and _in_app(channel, self.app):
+                await self._adopt(channel, _app_args(channel), channels, bridges)
+            return
+        live = await self.runtime.claim(call_id, self)
+        if live is not None:
+            log.warning("call %s ended while no instance held its events", call_id)
+            with contextlib.suppress(UnknownCallError):
+                await self.runtime.handle(call_id, CallerHungUp())
+            self.runtime.calls.pop(call_id, None)
+            self.runtime.timers.cancel_call(call_id)
+        if self.snapshots is not None:
+            await self.snapshots.delete(call_id)
+
+    def detach(self, call_id: str) -> None:
+        """Another instance owns the call now: stop driving it, leave Asterisk alone."""
+        call = self.calls.get(call_id)
+        if call is None:
+            return
+        call.ended = True
+        call._cancel_timer()
+        self.forget(call)
 
     # ----------------------------------------------------------------- CallTransport
 
@@ -1388,8 +1442,11 @@ class AriTransport:
         self.calls[call_id] = call
         self.owners[call_id] = call
         call.restore(media)
-        self.runtime.calls[call_id] = LiveCall(snapshot.state, self)
-        self._rearm_flow_timers(snapshot.state)
+        if await self.runtime.claim(call_id, self) is None:
+            # No shared registry (or it does not know the call): the flow state saved with
+            # the media, and the queue's timers armed again.
+            self.runtime.calls[call_id] = LiveCall(snapshot.state, self)
+            self._rearm_flow_timers(snapshot.state)
         call.post(("reconcile", (channels, bridges)))
 
     def _rearm_flow_timers(self, state: CallState) -> None:
