@@ -48,3 +48,38 @@ async def test_given_person_busy_then_listener_is_hung_up_and_result_is_busy(
 
     assert callback.result is CallbackResult.BUSY
     assert harness.fake.leaks() == []
+
+
+async def test_given_local_legs_when_person_busy_then_result_is_busy_from_the_dial_status(
+    harness: Harness,
+) -> None:
+    # Seen on Asterisk 22.10.1 with Local legs: the person's busy line comes as a Dial
+    # status BUSY, then the first half ends with cause 0 ("Unknown"); the cause alone read
+    # as no answer.
+    harness.fake.destinations[PERSON] = Destination("busy", after_s=2)
+    harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
+    instance = harness.instance()
+    instance.transport.dial_template = "Local/{number}@ivr-outbound"
+    await instance.start()
+
+    callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
+    await harness.clock.advance(10)
+
+    assert callback.result is CallbackResult.BUSY
+    assert harness.fake.leaks() == []
+
+
+async def test_given_local_legs_when_person_congested_then_result_is_failed(
+    harness: Harness,
+) -> None:
+    harness.fake.destinations[PERSON] = Destination("fail", after_s=1)
+    harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
+    instance = harness.instance()
+    instance.transport.dial_template = "Local/{number}@ivr-outbound"
+    await instance.start()
+
+    callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
+    await harness.clock.advance(10)
+
+    assert callback.result is CallbackResult.FAILED
+    assert harness.fake.leaks() == []

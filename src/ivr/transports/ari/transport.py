@@ -936,6 +936,14 @@ class CallbackResult(StrEnum):
     FAILED = "failed"
 
 
+def _callback_result(outcome: DialOutcome) -> CallbackResult:
+    if outcome is DialOutcome.BUSY:
+        return CallbackResult.BUSY
+    if outcome is DialOutcome.NO_ANSWER:
+        return CallbackResult.NO_ANSWER
+    return CallbackResult.FAILED
+
+
 class CallbackCall:
     """A listener calls a person back: the listener's phone first, then the person's,
     presenting the emergency services' call-back number (0 800 112 112), then a bridge."""
@@ -993,6 +1001,17 @@ class CallbackCall:
     async def _on_event(self, event: dict[str, Any]) -> None:
         kind = event["type"]
         channel_id = event["peer" if kind == "Dial" else "channel"]["id"]
+        if kind == "Dial":
+            # With Local legs (Asterisk 22.10.1) busy and congestion come only as a Dial
+            # status: the first half then ends with cause 0, which reads as no answer.
+            outcome = dial_outcome_from_status(str(event.get("dialstatus", "")))
+            if outcome is None:
+                return
+            if channel_id == self.listener_leg:
+                await self._end(CallbackResult.LISTENER_UNREACHABLE)
+            elif channel_id == self.person_leg:
+                await self._end(_callback_result(outcome))
+            return
         if kind == "StasisStart":
             self.up.add(channel_id)
             if channel_id == self.listener_leg:
@@ -1027,14 +1046,7 @@ class CallbackCall:
             elif channel_id == self.listener_leg:
                 await self._end(CallbackResult.LISTENER_UNREACHABLE)
             elif kind == "ChannelDestroyed":
-                outcome = dial_outcome_from_cause(event.get("cause"))
-                await self._end(
-                    CallbackResult.BUSY
-                    if outcome is DialOutcome.BUSY
-                    else CallbackResult.NO_ANSWER
-                    if outcome is DialOutcome.NO_ANSWER
-                    else CallbackResult.FAILED
-                )
+                await self._end(_callback_result(dial_outcome_from_cause(event.get("cause"))))
 
     async def _end(self, result: CallbackResult) -> None:
         if self.finished.is_set():
