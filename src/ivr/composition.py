@@ -36,9 +36,12 @@ from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
 from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
 from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
+from ivr.transports.ari.transport import CallbackResult
 from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
+from ivr.transports.laml.client import ProviderError
 from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate
 from ivr.web import ConsoleDeps
+from ivr.web.callbacks import CallbackError
 from ivr.web.recordings import (
     AriRecordingSource,
     LamlRecordingSource,
@@ -244,6 +247,10 @@ def build_services(settings: Settings) -> Services:
             runtime, laml_config, provider, clock, events=ProviderRecords(store)
         )
         runtime.register_transport("laml", services.laml)
+    if services.ari is not None or services.laml is not None:
+        services.console.callbacks = TransportCallbacks(
+            services.ari, services.laml, lambda: services.config.national.callback_number
+        )
     return services
 
 
@@ -332,6 +339,40 @@ def _session_secret(settings: Settings) -> str:
     path.write_text(secret, encoding="utf-8")
     path.chmod(0o600)
     return secret
+
+
+class TransportCallbacks:
+    """The console's « Rappeler maintenant » through the telephony in use (ARI first)."""
+
+    def __init__(
+        self,
+        ari: AriTransport | None,
+        laml: LamlTransport | None,
+        presented: Callable[[], str],
+    ) -> None:
+        self.ari = ari
+        self.laml = laml
+        self.presented = presented  # the configured call-back number, 0 800 112 112
+
+    async def place(self, departement: str, listener: str, person: str) -> str:
+        ari, laml = self.ari, self.laml
+        if ari is not None:
+            if not ari.connected.is_set():
+                # Its events reach the instance that holds the websocket, not this one.
+                raise CallbackError("cette instance n'est pas reliée à Asterisk en ce moment")
+            callback = await ari.place_callback(listener, person, self.presented())
+            if callback.result is CallbackResult.LISTENER_UNREACHABLE:
+                raise CallbackError("votre poste n'a pas pu être appelé")
+            return callback.id
+        if laml is not None:
+            try:
+                return await laml.place_callback(departement, listener, person)
+            except ProviderError as exc:
+                log.warning("call-back by %s to %s refused: %s", listener, person, exc)
+                raise CallbackError("l'opérateur téléphonique a refusé l'appel") from exc
+            except ValueError as exc:  # the département left the routing file
+                raise CallbackError("ce département n'est plus dans la configuration") from exc
+        raise CallbackError("aucune téléphonie n'est configurée")
 
 
 class StoredRecordings:

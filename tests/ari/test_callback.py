@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from ivr.transports.ari.testing import Destination
 from ivr.transports.ari.transport import CallbackResult
 from tests.ari.harness import Harness, routing_config
@@ -83,3 +85,58 @@ async def test_given_local_legs_when_person_congested_then_result_is_failed(
 
     assert callback.result is CallbackResult.FAILED
     assert harness.fake.leaks() == []
+
+
+async def test_given_console_placer_over_ari_then_listener_then_person_are_rung(
+    harness: Harness,
+) -> None:
+    from ivr.composition import TransportCallbacks
+
+    harness.fake.destinations[PERSON] = Destination("answer", after_s=4, talk_s=60)
+    harness.fake.destinations[LISTENER] = Destination("answer", after_s=2, talk_s=None)
+    instance = harness.instance()
+    await instance.start()
+    placer = TransportCallbacks(instance.transport, None, lambda: "+33800112112")
+
+    placed = await placer.place("01", LISTENER, PERSON)
+    await harness.clock.advance(300)
+
+    assert placed.startswith("cb")
+    originated = harness.fake.calls_to("originateWithId")
+    assert [r.params["endpoint"] for r in originated] == [
+        f"PJSIP/{LISTENER}@operator",
+        f"PJSIP/{PERSON}@operator",
+    ]
+    assert originated[1].params["callerId"] == "+33800112112"
+    assert harness.fake.leaks() == []
+
+
+async def test_given_console_placer_when_listener_phone_refused_then_french_error(
+    harness: Harness,
+) -> None:
+    from ivr.composition import TransportCallbacks
+    from ivr.web.callbacks import CallbackError
+
+    instance = harness.instance()
+    await instance.start()
+    harness.fake.fail_next["originateWithId"] = 500
+    placer = TransportCallbacks(instance.transport, None, lambda: "+33800112112")
+
+    with pytest.raises(CallbackError, match="votre poste n'a pas pu être appelé"):
+        await placer.place("01", LISTENER, PERSON)
+    assert harness.fake.leaks() == []
+
+
+async def test_given_console_placer_when_ari_not_connected_then_refused_in_french() -> None:
+    from ivr.composition import TransportCallbacks
+    from ivr.web.callbacks import CallbackError
+
+    harness = Harness()
+    try:
+        instance = harness.instance()  # never started: no websocket on this instance
+        placer = TransportCallbacks(instance.transport, None, lambda: "+33800112112")
+        with pytest.raises(CallbackError, match="pas reliée à Asterisk"):
+            await placer.place("01", LISTENER, PERSON)
+        assert harness.fake.calls_to("originateWithId") == []
+    finally:
+        await harness.close()

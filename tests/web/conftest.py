@@ -26,6 +26,7 @@ from ivr.records.store import RecordStore
 from ivr.runtime.live_state import InMemoryLiveState
 from ivr.runtime.runtime import CallRuntime, MediaCommand
 from ivr.web import STATIC_DIR, ConsoleDeps, build_console_router, create_account
+from ivr.web.callbacks import RecordingPlacer
 from ivr.web.recordings import InMemoryRecordingSource
 from routing.config import RoutingConfig
 from routing.loader import load_config
@@ -73,6 +74,7 @@ class World:
     banner: list[str | None] = field(default_factory=lambda: [None])
     accepted: list[str] = field(default_factory=list)
     recordings: InMemoryRecordingSource = field(default_factory=InMemoryRecordingSource)
+    callbacks: RecordingPlacer = field(default_factory=RecordingPlacer)
     deps: ConsoleDeps | None = None
 
     def audit(self) -> list[tuple[str, str, str, str | None]]:
@@ -124,6 +126,7 @@ async def world(
             session_secret="a test secret of some length",
             on_config_accepted=accepted,
             recordings=w.recordings,
+            callbacks=w.callbacks,
         )
         w.deps = deps
         app = FastAPI()

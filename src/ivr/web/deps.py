@@ -10,6 +10,7 @@ from geoloc.locator import Locator
 from geoloc.store import RecentPositions
 from ivr.records.store import RecordStore
 from ivr.runtime.runtime import CallRuntime
+from ivr.web.callbacks import CallbackPlacer
 from ivr.web.recordings import RecordingSource
 from ivr.web.throttle import ThrottlePolicy
 from routing.config import RoutingConfig
@@ -31,6 +32,7 @@ class ConsoleDeps:
     ``recordings`` reads recording files (None: playback not configured); a recording older
     than ``recording_retention`` is not played even before ``ivr purge`` removes it.
     ``throttle`` sets the failed sign-in limits (counted in the records database).
+    ``callbacks`` places a call-back from the console (None: no telephony to place it).
     """
 
     records: RecordStore
@@ -51,3 +53,4 @@ class ConsoleDeps:
     recordings: RecordingSource | None = None
     recording_retention: timedelta = timedelta(days=90)
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
+    callbacks: CallbackPlacer | None = None

@@ -38,7 +38,7 @@ from starlette.datastructures import FormData, UploadFile
 from ivr.flow.common import MENU_PROMPTS
 from ivr.flow.engine import Phase
 from ivr.flow.vocabulary import Dial
-from ivr.records.models import AccountRole, EscalationStatus
+from ivr.records.models import AccountRole, CallbackStatus, EscalationStatus
 from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import LiveCall
 from ivr.web import queries, throttle
@@ -62,6 +62,7 @@ from ivr.web.accounts import (
     update_account,
     within_scope,
 )
+from ivr.web.callbacks import CallbackError
 from ivr.web.deps import ConsoleDeps
 from ivr.web.formatting import (
     CALLBACK_LABELS,
@@ -614,6 +615,7 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             call=context,
             pending=pending,
             done=done,
+            can_call_back=deps.callbacks is not None and bool(who.phone),
             callback_labels=CALLBACK_LABELS,
             outcome_labels=OUTCOME_LABELS,
             demandes=demandes,
@@ -811,6 +813,50 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
         await db(deps.records.complete_callback, callback_id, ctx.who.login)
         return see_other(f"/console?dep={found.departement}", "Rappel noté comme fait.")
+
+    @router.post("/console/rappels/{callback_id}/appeler")
+    async def callback_place(request: Request, callback_id: int) -> Response:
+        """Ring the listener's phone, then the person's, presenting the call-back number."""
+        ctx = await authorize(request, LISTENER)
+        if not isinstance(ctx, Ctx):
+            return ctx
+        form = await checked_form(ctx)
+        if not isinstance(form, FormData):
+            return form
+        found = await db(queries.callback, deps.records, callback_id)
+        if found is None or found.departement not in ctx.who.departements(AccountRole.LISTENER):
+            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        back = f"/console?dep={found.departement}"
+        if found.status != CallbackStatus.REQUESTED.value:
+            return see_other(back, "Ce rappel a déjà été traité.")
+        if deps.callbacks is None:
+            return see_other(
+                back,
+                "Aucune téléphonie n'est configurée pour lancer le rappel : "
+                "composez le numéro depuis votre poste.",
+            )
+        if not ctx.who.phone:
+            return see_other(
+                back, "Votre compte n'a pas de numéro de poste : un administrateur doit l'ajouter."
+            )
+        if not found.number:
+            return see_other(back, "Ce rappel n'a pas de numéro.")
+        try:
+            placed = await deps.callbacks.place(found.departement, ctx.who.phone, found.number)
+        except CallbackError as exc:
+            await db(audit, ctx.who, "fail", "callback", str(callback_id), raison=str(exc))
+            return see_other(
+                back,
+                f"Le rappel n'a pas pu être lancé : {exc}. "
+                "Réessayez, ou composez le numéro depuis votre poste.",
+            )
+        await db(audit, ctx.who, "place", "callback", str(callback_id), appel=placed)
+        return see_other(
+            back,
+            "Rappel lancé : votre téléphone va sonner, puis celui de la personne "
+            "(le 0 800 112 112 s'affiche chez elle). Marquez le rappel comme fait "
+            "une fois l'échange terminé.",
+        )
 
     @router.post("/console/signalements")
     async def flag(request: Request) -> Response:
