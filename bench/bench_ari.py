@@ -10,8 +10,9 @@ first REST request it causes on that channel, p50 and p99).
 
 Baseline, same process, same fake and same event stream shape: a loop that only parses
 each event and sends one request: a prompt on the channel for each StasisStart and
-PlaybackFinished (for as many prompts per call as the service played, so that the stream
-goes on), ``GET /channels/{id}`` for any other event.
+PlaybackFinished (for as many prompts per call as the service played, each of as many
+media as the service's on average, so that Asterisk tells the same PlaybackStarted and
+PlaybackContinuing events), ``GET /channels/{id}`` for any other event.
 Targets (issue 4): 2,000 calls held, p99 at most 5 ms, throughput at least half the
 baseline's.
 """
@@ -98,7 +99,9 @@ async def service_run(spec: AriSpec) -> dict[str, float]:
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     held = sum(1 for c in transport.calls.values() if c.wait.value in ("hold", "playback"))
     waiting = sum([len(await live.waiting_calls(code)) for code in config.departements])
-    plays = len(fake.calls_to("playWithId"))
+    play_requests = fake.calls_to("playWithId")
+    plays = len(play_requests)
+    media = sum(len(str(r.params["media"]).split(",")) for r in play_requests)
     result = {
         "events": transport.received,
         "cpu_s": cpu,
@@ -109,6 +112,7 @@ async def service_run(spec: AriSpec) -> dict[str, float]:
         "held": held,
         "queued": waiting,
         "plays_per_call": plays / CALLS,
+        "media_per_play": media / max(plays, 1),
         "requests": len(fake.requests),
     }
     stop.set()
@@ -118,7 +122,7 @@ async def service_run(spec: AriSpec) -> dict[str, float]:
     return result
 
 
-async def baseline_run(spec: AriSpec, plays_per_call: int) -> dict[str, float]:
+async def baseline_run(spec: AriSpec, plays_per_call: int, media_per_play: int) -> dict[str, float]:
     clock = VirtualClock(AT)
     fake = FakeAsterisk(clock, spec, reply_yields=1)
     http = httpx.AsyncClient(transport=fake.http_transport())
@@ -130,7 +134,8 @@ async def baseline_run(spec: AriSpec, plays_per_call: int) -> dict[str, float]:
     async def answer(channel: str) -> None:
         nonlocal counter
         counter += 1
-        await client.play(channel, f"{channel}-b{counter}", ["sound:ivr/welcome_115"], "fr")
+        media = ["sound:ivr/welcome_115"] * media_per_play
+        await client.play(channel, f"{channel}-b{counter}", media, "fr")
 
     async def look(channel: str) -> None:
         with contextlib.suppress(AriError):
@@ -145,7 +150,7 @@ async def baseline_run(spec: AriSpec, plays_per_call: int) -> dict[str, float]:
                 continue
             events += 1
             kind = event["type"]
-            if kind == "PlaybackStarted":
+            if kind in ("PlaybackStarted", "PlaybackContinuing"):
                 channel = event["playback"]["target_uri"].removeprefix("channel:")
                 task = asyncio.ensure_future(look(channel))
                 tasks.add(task)
@@ -187,14 +192,17 @@ async def baseline_run(spec: AriSpec, plays_per_call: int) -> dict[str, float]:
 async def main() -> None:
     spec = AriSpec.load()
     service = await service_run(spec)
-    baseline = await baseline_run(spec, round(service["plays_per_call"]))
+    baseline = await baseline_run(
+        spec, round(service["plays_per_call"]), round(service["media_per_play"])
+    )
     print(f"calls: {CALLS}, virtual time: {MINUTES} min")
     print(
         f"service : {service['events']:.0f} events in {service['cpu_s']:.2f} s CPU "
         f"({service['wall_s']:.2f} s wall) = {service['events_per_s']:,.0f} events/s; "
         f"event->command p50 {service['p50_ms']:.3f} ms, p99 {service['p99_ms']:.3f} ms; "
         f"held at the end {service['held']:.0f}, queued {service['queued']:.0f}; "
-        f"{service['plays_per_call']:.1f} prompts per call, {service['requests']:.0f} requests"
+        f"{service['plays_per_call']:.1f} prompts per call of {service['media_per_play']:.1f} "
+        f"media, {service['requests']:.0f} requests"
     )
     print(
         f"baseline: {baseline['events']:.0f} events in {baseline['cpu_s']:.2f} s CPU "
