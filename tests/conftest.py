@@ -8,6 +8,7 @@ Without a reachable server the test is skipped on a developer's machine, and fai
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -53,10 +54,42 @@ def redis_url() -> Iterator[str]:
         client.close()
 
 
+@pytest.fixture(scope="session")
+def _postgres_run_database() -> Iterator[str | None]:
+    """A PostgreSQL database of this test run's own, beside ``IVR_TEST_DATABASE_URL``'s.
+
+    Two runs on one machine (a developer's and CI, or two developers) then never drop each
+    other's tables. None when the server is unreachable or refuses CREATE DATABASE: the
+    tests then use the configured database itself.
+    """
+    base = os.environ.get("IVR_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    if not _reachable(base, 5432):
+        yield None
+        return
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    url = sa.engine.make_url(base)
+    name = f"{url.database or 'test'}_run_{os.getpid()}_{secrets.token_hex(3)}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.SQLAlchemyError:
+        admin.dispose()
+        yield None
+        return
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_url(_postgres_run_database: str | None) -> Iterator[str]:
     """URL of a real PostgreSQL database in a fresh schema-less state (all tables dropped after)."""
-    url = os.environ.get("IVR_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
+    url = _postgres_run_database or os.environ.get("IVR_TEST_DATABASE_URL", DEFAULT_DATABASE_URL)
     if not _reachable(url, 5432):
         _unavailable("PostgreSQL", url)
     import sqlalchemy as sa
