@@ -330,3 +330,73 @@ async def test_given_a_subscriber_then_a_dispatch_notification_reaches_it(
     stop.set()
     await asyncio.wait_for(listening, 3.0)  # ends by itself once stopped
     assert received == ["93", "95"]
+
+
+# --------------------------------------------------------------------------- listener index
+
+
+async def test_given_a_call_saved_with_listener_phones_then_each_phone_finds_it(
+    live: SharedState,
+) -> None:
+    assert await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1", "L2"]))
+    for phone in ("L1", "L2"):
+        found = await live.listener_call(phone)
+        assert found is not None
+        assert (found.call_id, found.owner) == ("c1", "instance-A")
+    assert await live.listener_call("L3") is None
+
+
+async def test_given_a_call_saved_again_with_other_phones_then_the_index_follows(
+    live: SharedState,
+) -> None:
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1", "L2"]))
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L2"]))
+    assert await live.listener_call("L1") is None
+    found = await live.listener_call("L2")
+    assert found is not None
+    assert found.listener_phones == ["L2"]
+    await live.save_call(snapshot_of("c1", "instance-A"))
+    assert await live.listener_call("L2") is None
+
+
+async def test_given_a_phone_indexed_by_a_newer_call_then_the_older_call_leaves_it_alone(
+    live: SharedState,
+) -> None:
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1"]))
+    await live.save_call(snapshot_of("c2", "instance-B", listener_phones=["L1"]))
+    await live.save_call(snapshot_of("c1", "instance-A"))
+    assert await live.drop_call("c1", "instance-A") is True
+    found = await live.listener_call("L1")
+    assert found is not None
+    assert found.call_id == "c2"
+
+
+async def test_given_a_call_dropped_then_its_listener_no_longer_finds_it(
+    live: SharedState,
+) -> None:
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1"]))
+    assert await live.drop_call("c1", "instance-B") is False
+    assert await live.listener_call("L1") is not None
+    assert await live.drop_call("c1", "instance-A") is True
+    assert await live.listener_call("L1") is None
+
+
+async def test_given_a_refused_save_then_the_index_is_unchanged(live: SharedState) -> None:
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1"]))
+    assert await live.save_call(snapshot_of("c1", "instance-B", listener_phones=["L2"])) is False
+    assert await live.listener_call("L2") is None
+    found = await live.listener_call("L1")
+    assert found is not None
+    assert found.owner == "instance-A"
+
+
+async def test_given_a_call_taken_over_then_its_listener_finds_it_with_the_new_owner(
+    live: SharedState,
+) -> None:
+    await live.heartbeat("instance-A", 60.0)
+    await live.save_call(snapshot_of("c1", "instance-A", listener_phones=["L1"]))
+    await live.release_instance("instance-A")
+    assert [s.call_id for s in await live.take_over("instance-B", 10)] == ["c1"]
+    found = await live.listener_call("L1")
+    assert found is not None
+    assert found.owner == "instance-B"

@@ -170,3 +170,28 @@ async def test_given_redis_stops_mid_call_then_the_call_finishes_and_new_calls_a
     await runtime.handle("second", CallerHungUp())
     await runtime.drain()
     assert [s.call_id for s, _, _ in records.calls] == ["first", "second"]
+
+
+async def test_given_redis_stops_then_the_listener_index_works_locally_and_is_replayed(
+    server: RedisServer, state: ResilientLiveState
+) -> None:
+    await state.save_call(snapshot_of("a", "me", listener_phones=["L1"]))
+    server.stop()
+    found = await state.listener_call("L1")
+    assert found is not None
+    assert found.call_id == "a"
+    assert await state.drop_call("a", "me") is True
+    await state.save_call(snapshot_of("b", "me", listener_phones=["L2"]))
+    assert await state.listener_call("L1") is None
+    assert state.degraded
+
+    server.start()  # no persistence: Redis is back empty
+    await eventually(lambda: not state.degraded)
+    fresh = RedisLiveState.from_url(server.url)
+    try:
+        assert await fresh.listener_call("L1") is None
+        found = await fresh.listener_call("L2")
+        assert found is not None
+        assert found.call_id == "b"
+    finally:
+        await fresh.close()

@@ -108,3 +108,13 @@ def test_given_every_kind_of_media_command_then_each_round_trips() -> None:
     ]
     for media in all_kinds:
         assert decode_media(encode_media(media)) == media
+
+
+def test_given_a_snapshot_from_before_the_listener_index_then_it_loads_with_no_phones() -> None:
+    from ivr.runtime.live_state import CallSnapshot
+
+    state = CallState(call_id="c1", called="+33353010000", caller="+33612345678")
+    raw = json.loads(CallSnapshot("c1", "A", state.to_dict(), listener_phones=["L1"]).to_json())
+    assert CallSnapshot.from_json(json.dumps(raw)).listener_phones == ["L1"]
+    del raw["listener_phones"]
+    assert CallSnapshot.from_json(json.dumps(raw)).listener_phones == []

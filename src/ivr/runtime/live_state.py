@@ -99,7 +99,10 @@ class CallSnapshot:
 
     ``state`` is ``CallState.to_dict()``; ``pending`` the media commands the call waits on
     (encoded by the runtime); ``timers`` the flow timers still armed, by due time;
-    ``transport_data`` what the transport needs to resume the call (opaque here).
+    ``transport_data`` what the transport needs to resume the call (opaque here);
+    ``listener_phones`` the listeners whose phone rings for the call or who talk with the
+    caller: the registry indexes the call under each of them (``listener_call``), in the
+    same atomic write as the snapshot.
     """
 
     call_id: str
@@ -114,6 +117,7 @@ class CallSnapshot:
     dials: list[tuple[str, datetime]] = field(default_factory=list)
     transport_data: dict[str, Any] = field(default_factory=dict)
     takeovers: int = 0
+    listener_phones: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         def iso(value: datetime | None) -> str | None:
@@ -133,6 +137,7 @@ class CallSnapshot:
                 "dials": [[number, at.isoformat()] for number, at in self.dials],
                 "transport_data": self.transport_data,
                 "takeovers": self.takeovers,
+                "listener_phones": self.listener_phones,
             }
         )
 
@@ -156,6 +161,7 @@ class CallSnapshot:
             dials=[(number, datetime.fromisoformat(at)) for number, at in data["dials"]],
             transport_data=data["transport_data"],
             takeovers=int(data["takeovers"]),
+            listener_phones=list(data.get("listener_phones") or []),  # older snapshots: none
         )
 
 
@@ -168,15 +174,24 @@ class CallRegistry(Protocol):
     """
 
     async def save_call(self, snapshot: CallSnapshot) -> bool:
-        """Store the snapshot unless another instance owns the call now (then False)."""
+        """Store the snapshot unless another instance owns the call now (then False).
+
+        In the same atomic write, the call is indexed under each of its
+        ``listener_phones`` and no longer under the phones its previous snapshot named."""
         ...
 
     async def load_call(self, call_id: str) -> CallSnapshot | None: ...
 
+    async def listener_call(self, number: str) -> CallSnapshot | None:
+        """The live call ringing or connected to this listener's phone, from any instance
+        (the index kept by ``save_call`` and ``drop_call``); None when there is none."""
+        ...
+
     async def call_owner(self, call_id: str) -> str | None: ...
 
     async def drop_call(self, call_id: str, owner: str) -> bool:
-        """Forget a finished call, if ``owner`` still owns it."""
+        """Forget a finished call (and its listener index entries), if ``owner`` still
+        owns it."""
         ...
 
     async def transfer_call(self, call_id: str, from_owner: str, to_owner: str) -> bool:
@@ -256,6 +271,8 @@ class InMemoryLiveState:
         self._monotonic = monotonic
         self._snapshots: dict[str, str] = {}
         self._owners: dict[str, str] = {}
+        self._by_listener: dict[str, str] = {}  # listener phone -> call id
+        self._phones: dict[str, list[str]] = {}  # call id -> the phones it is indexed under
         self._instances: dict[str, float] = {}  # instance -> lease expiry
         self._leases: dict[str, tuple[str, float]] = {}
         self._subscribers: set[asyncio.Queue[str]] = set()
@@ -369,7 +386,21 @@ class InMemoryLiveState:
             return False
         self._owners[snapshot.call_id] = snapshot.owner
         self._snapshots[snapshot.call_id] = snapshot.to_json()
+        self._unindex(snapshot.call_id)
+        for phone in snapshot.listener_phones:
+            self._by_listener[phone] = snapshot.call_id
+        if snapshot.listener_phones:
+            self._phones[snapshot.call_id] = list(snapshot.listener_phones)
         return True
+
+    def _unindex(self, call_id: str) -> None:
+        for phone in self._phones.pop(call_id, []):
+            if self._by_listener.get(phone) == call_id:
+                del self._by_listener[phone]
+
+    async def listener_call(self, number: str) -> CallSnapshot | None:
+        call_id = self._by_listener.get(number)
+        return await self.load_call(call_id) if call_id is not None else None
 
     async def load_call(self, call_id: str) -> CallSnapshot | None:
         raw = self._snapshots.get(call_id)
@@ -387,6 +418,7 @@ class InMemoryLiveState:
             return False
         self._owners.pop(call_id, None)
         self._snapshots.pop(call_id, None)
+        self._unindex(call_id)
         return True
 
     async def transfer_call(self, call_id: str, from_owner: str, to_owner: str) -> bool:

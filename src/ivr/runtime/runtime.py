@@ -17,13 +17,13 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from ivr.flow import CallFlow
-from ivr.flow.engine import CallState
+from ivr.flow.engine import CallState, Phase
 from ivr.flow.vocabulary import (
     Answer,
     CallStarted,
@@ -62,6 +62,25 @@ MediaCommand = Answer | Play | Gather | Dial | Hold | StartRecording | StopRecor
 Clock = Callable[[], datetime]
 WAITING_MEDIA = (Gather, Dial, Hold)
 DIAL_LEASE_MARGIN_S = 15
+
+
+def ringing_phones(state: CallState, pending: Sequence[MediaCommand]) -> list[str]:
+    """The listeners' phones a call rings now: its pending dial while a listener is offered."""
+    if state.phase is not Phase.LISTENER_DIALING:
+        return []
+    return [t.number for m in pending if isinstance(m, Dial) for t in m.targets]
+
+
+def listener_phones(
+    state: CallState, listener: str | None, pending: Sequence[MediaCommand]
+) -> list[str]:
+    """The phones a call is found under by a listener's console: the listener connected
+    (or the number the call is connected to), and the listeners' phones it rings."""
+    phones: list[str] = []
+    for number in (listener, state.summary.connected_to, *ringing_phones(state, pending)):
+        if number and number not in phones:
+            phones.append(number)
+    return phones
 
 
 class UnknownCallError(KeyError):
@@ -420,6 +439,7 @@ class CallRuntime:
             dials=list(call.dials),
             transport_data=data,
             takeovers=call.takeovers,
+            listener_phones=listener_phones(call.state, call.listener, call.pending),
         )
 
     async def _checkpoint(

@@ -10,7 +10,9 @@ or lease get one winner. Keys live under a prefix (``ivr:`` by default):
   the available ones by the time they became available (sorted set);
 - ``ht:<dep>``: recent handling times (list); ``plat:<dep>``: closure flags (hash);
 - ``call:<id>``: a live call's snapshot; ``calls``: which instance owns each call (hash);
-  ``owned:<instance>``: the calls an instance owns (set);
+  ``owned:<instance>``: the calls an instance owns (set); ``listening``: the live call
+  ringing or connected to each listener's phone (hash ``number -> call id``, kept by
+  ``save_call`` and ``drop_call`` from the snapshots' ``listener_phones``);
 - ``inst:<instance>``: an instance's lease (string with a TTL); ``instances``: known ones;
 - ``lease:<name>``: named leases (string holder with a TTL); channel ``dispatch``.
 
@@ -111,29 +113,64 @@ redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
 return 1
 """
 
-_SAVE_CALL = """
+# Removes the listener index entries (KEYS[4]) of the snapshot stored at KEYS[2], if they
+# still name this call (ARGV[1]); the phones are read from the stored snapshot itself.
+_UNINDEX = """
+local old = redis.call('GET', KEYS[2])
+if old then
+  local ok, data = pcall(cjson.decode, old)
+  if ok and type(data) == 'table' and type(data['listener_phones']) == 'table' then
+    for _, phone in ipairs(data['listener_phones']) do
+      if redis.call('HGET', KEYS[4], phone) == ARGV[1] then
+        redis.call('HDEL', KEYS[4], phone)
+      end
+    end
+  end
+end
+"""
+
+# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner, snapshot, phones...
+_SAVE_CALL = (
+    """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and current ~= ARGV[2] then return 0 end
+"""
+    + _UNINDEX
+    + """
 redis.call('SET', KEYS[2], ARGV[3])
+for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], ARGV[1]) end
 if not current then
   redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
   redis.call('SADD', KEYS[3], ARGV[1])
 end
 return 1
 """
+)
+
+_LISTENER_CALL = """
+local id = redis.call('HGET', KEYS[1], ARGV[1])
+if not id then return false end
+return {redis.call('HGET', KEYS[2], id), redis.call('GET', ARGV[2] .. id)}
+"""
 
 _LOAD_CALL = """
 return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}
 """
 
-_DROP_CALL = """
+# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner
+_DROP_CALL = (
+    """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and current ~= ARGV[2] then return 0 end
+"""
+    + _UNINDEX
+    + """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[1])
 return 1
 """
+)
 
 _TRANSFER_CALL = """
 if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
@@ -229,6 +266,7 @@ class RedisLiveState:
         self._handling_time = client.register_script(_HANDLING_TIME)
         self._save_call = client.register_script(_SAVE_CALL)
         self._load_call = client.register_script(_LOAD_CALL)
+        self._listener_call = client.register_script(_LISTENER_CALL)
         self._drop_call = client.register_script(_DROP_CALL)
         self._transfer_call = client.register_script(_TRANSFER_CALL)
         self._heartbeat = client.register_script(_HEARTBEAT)
@@ -398,8 +436,9 @@ class RedisLiveState:
                 self._k("calls"),
                 self._k("call", snapshot.call_id),
                 self._k("owned", snapshot.owner),
+                self._k("listening"),
             ],
-            [snapshot.call_id, snapshot.owner, snapshot.to_json()],
+            [snapshot.call_id, snapshot.owner, snapshot.to_json(), *snapshot.listener_phones],
         )
         return bool(saved)
 
@@ -414,13 +453,36 @@ class RedisLiveState:
             snapshot.owner = owner
         return snapshot
 
+    async def listener_call(self, number: str) -> CallSnapshot | None:
+        # The snapshot key is built in the script from the id it reads (one round trip);
+        # fine on one Redis, which is what this module supports (no Cluster).
+        found = await self._run(
+            self._listener_call,
+            [self._k("listening"), self._k("calls")],
+            [number, self._k("call", "")],
+        )
+        if not found:
+            return None
+        owner, raw = found
+        if not raw:
+            return None
+        snapshot = CallSnapshot.from_json(raw)
+        if owner:
+            snapshot.owner = owner
+        return snapshot
+
     async def call_owner(self, call_id: str) -> str | None:
         return cast(str | None, await self._r.hget(self._k("calls"), call_id))
 
     async def drop_call(self, call_id: str, owner: str) -> bool:
         dropped = await self._run(
             self._drop_call,
-            [self._k("calls"), self._k("call", call_id), self._k("owned", owner)],
+            [
+                self._k("calls"),
+                self._k("call", call_id),
+                self._k("owned", owner),
+                self._k("listening"),
+            ],
             [call_id, owner],
         )
         return bool(dropped)

@@ -332,6 +332,12 @@ class ResilientLiveState:
             lambda r: r.load_call(call_id), lambda: self.local.load_call(call_id)
         )
 
+    async def listener_call(self, number: str) -> CallSnapshot | None:
+        # Degraded: only the calls this instance saved (its mirror) can be found.
+        return await self._read(
+            lambda r: r.listener_call(number), lambda: self.local.listener_call(number)
+        )
+
     async def call_owner(self, call_id: str) -> str | None:
         return await self._read(
             lambda r: r.call_owner(call_id), lambda: self.local.call_owner(call_id)

@@ -36,11 +36,11 @@ from pydantic import ValidationError
 from starlette.datastructures import FormData, UploadFile
 
 from ivr.flow.common import MENU_PROMPTS
-from ivr.flow.engine import Phase
-from ivr.flow.vocabulary import Dial
+from ivr.flow.engine import CallState, Phase
 from ivr.records.models import AccountRole, CallbackStatus, EscalationStatus
+from ivr.runtime.commands import decode_media
 from ivr.runtime.live_state import Presence
-from ivr.runtime.runtime import LiveCall
+from ivr.runtime.runtime import MediaCommand, ringing_phones
 from ivr.web import queries, throttle
 from ivr.web.accounts import (
     LOCAL_ROLES,
@@ -465,21 +465,44 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             return mine[0] if mine else None
         return dep if dep in mine else None
 
-    def call_of(phone: str | None, dep: str) -> tuple[LiveCall, str] | None:
-        """The call ringing or connected to this listener on this runtime, and its state."""
+    def status_of(
+        phone: str, state: CallState, listener: str | None, pending: Sequence[MediaCommand]
+    ) -> str | None:
+        """How the call stands for this listener: connected, ringing, or not theirs."""
+        if listener == phone or state.summary.connected_to == phone:
+            return "en communication"
+        if phone in ringing_phones(state, pending):
+            return "sonne"
+        return None
+
+    async def call_of(phone: str | None, dep: str) -> tuple[CallState, str] | None:
+        """The call ringing or connected to this listener, and its state: among the calls
+        this instance holds, else through the registry's listener index (a call another
+        instance holds)."""
         if not phone:
             return None
         for call in list(deps.runtime.calls.values()):
-            state = call.state
-            if state.departement != dep:
+            if call.state.departement != dep:
                 continue
-            if call.listener == phone or state.summary.connected_to == phone:
-                return call, "en communication"
-            if state.phase is Phase.LISTENER_DIALING and any(
-                isinstance(m, Dial) and phone in {t.number for t in m.targets} for m in call.pending
-            ):
-                return call, "sonne"
-        return None
+            status = status_of(phone, call.state, call.listener, call.pending)
+            if status is not None:
+                return call.state, status
+        registry = deps.runtime.registry
+        if registry is None:
+            return None
+        snapshot = await registry.listener_call(phone)
+        if snapshot is None:
+            return None
+        try:
+            state = CallState.from_dict(snapshot.state)
+            pending = [decode_media(raw) for raw in snapshot.pending]
+        except (KeyError, TypeError, ValueError):  # a snapshot from another release
+            log.warning("snapshot of call %s not readable here", snapshot.call_id)
+            return None
+        if state.departement != dep or deps.runtime.flow.finished(state):
+            return None
+        status = status_of(phone, state, snapshot.listener, pending)
+        return (state, status) if status is not None else None
 
     async def queue_of(dep: str) -> list[dict[str, Any]]:
         now = deps.clock()
@@ -520,9 +543,8 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             return "par la réponse de l'appelant au menu des départements"
         return "par géolocalisation (numéro de l'appelant ou position AML)"
 
-    def call_context(who: Principal, call: LiveCall, status: str) -> dict[str, Any]:
+    def call_context(who: Principal, state: CallState, status: str) -> dict[str, Any]:
         """The current call's context for the listener, audited as a read of personal data."""
-        state = call.state
         now = deps.clock()
         config = deps.config()
         caller = state.caller
@@ -587,7 +609,7 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
             )
         presence = await presence_of(departement, who.phone)
         queue = await queue_of(departement)
-        found = call_of(who.phone, departement)
+        found = await call_of(who.phone, departement)
         context = await db(call_context, who, *found) if found else None
         pending, done = await db(queries.callbacks_of, deps.records, departement)
         if pending or done:
@@ -634,13 +656,13 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         if departement is None:
             return JSONResponse({"detail": "Accès refusé."}, status_code=403)
         presence = await presence_of(departement, ctx.who.phone)
-        found = call_of(ctx.who.phone, departement)
+        found = await call_of(ctx.who.phone, departement)
         return JSONResponse(
             {
                 "presence": presence.value,
                 "presence_label": PRESENCE_LABELS[presence],
                 "queue": await queue_of(departement),
-                "call_id": found[0].state.call_id if found else None,
+                "call_id": found[0].call_id if found else None,
                 "call_status": found[1] if found else None,
                 "banner": safe_banner(),
             },
