@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from ivr.flow.vocabulary import CallerHungUp, CallStarted, Dial, DialOutcome, DialResult
@@ -68,3 +69,24 @@ async def test_given_the_caller_hangs_up_while_the_listener_rings_then_the_index
     await runtime.drain()
     assert await live.listener_call(LISTENER) is None
     assert await live.load_call("c1") is None
+
+
+async def test_given_instance_dies_while_listener_rings_then_survivor_frees_them_on_hang_up() -> (
+    None
+):
+    """The survivor knows whose phone rang for the call: when the caller leaves, that
+    listener is made available again (not left busy for ever)."""
+    runtime_a, live = await offered()
+    await live.heartbeat("A", 0.05)
+    runtime_b = CallRuntime(minimal_flow(), live, lambda: NOW, registry=live, instance_id="B")
+    runtime_b.register_transport("phone", Phone())
+    await live.heartbeat("B", 30)
+    runtime_a.calls.clear()  # A is gone without handing anything over
+    await asyncio.sleep(0.1)  # its lease lapses
+
+    assert await runtime_b.take_over_orphans() == ["c1"]
+    assert runtime_b.calls["c1"].ringing_listener == LISTENER
+    await runtime_b.handle("c1", CallerHungUp())
+    await runtime_b.drain()
+
+    assert {s.presence for s in await live.listeners("75")} == {Presence.AVAILABLE}

@@ -102,7 +102,8 @@ class CallSnapshot:
     ``transport_data`` what the transport needs to resume the call (opaque here);
     ``listener_phones`` the listeners whose phone rings for the call or who talk with the
     caller: the registry indexes the call under each of them (``listener_call``), in the
-    same atomic write as the snapshot.
+    same atomic write as the snapshot; ``ringing_listener`` the listener offered the call
+    whose phone rings (made available again if the caller leaves meanwhile).
     """
 
     call_id: str
@@ -118,6 +119,9 @@ class CallSnapshot:
     transport_data: dict[str, Any] = field(default_factory=dict)
     takeovers: int = 0
     listener_phones: list[str] = field(default_factory=list)
+    # The listener offered the call whose phone rings: freed if the caller leaves meanwhile,
+    # by whichever instance holds the call then.
+    ringing_listener: str | None = None
 
     def to_json(self) -> str:
         def iso(value: datetime | None) -> str | None:
@@ -138,6 +142,7 @@ class CallSnapshot:
                 "transport_data": self.transport_data,
                 "takeovers": self.takeovers,
                 "listener_phones": self.listener_phones,
+                "ringing_listener": self.ringing_listener,
             }
         )
 
@@ -162,6 +167,7 @@ class CallSnapshot:
             transport_data=data["transport_data"],
             takeovers=int(data["takeovers"]),
             listener_phones=list(data.get("listener_phones") or []),  # older snapshots: none
+            ringing_listener=data.get("ringing_listener"),
         )
 
 

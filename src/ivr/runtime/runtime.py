@@ -440,6 +440,7 @@ class CallRuntime:
             transport_data=data,
             takeovers=call.takeovers,
             listener_phones=listener_phones(call.state, call.listener, call.pending),
+            ringing_listener=call.ringing_listener,
         )
 
     async def _checkpoint(
@@ -531,6 +532,7 @@ class CallRuntime:
             timers=dict(snapshot.timers),
             dials=list(snapshot.dials),
             takeovers=snapshot.takeovers + 1,
+            ringing_listener=snapshot.ringing_listener,
         )
         pending: list[Command] = [decode_media(raw) for raw in snapshot.pending]
         self.calls[state.call_id] = call
@@ -580,6 +582,7 @@ class CallRuntime:
             pending=[decode_media(raw) for raw in snapshot.pending],
             dials=list(snapshot.dials),
             takeovers=snapshot.takeovers + 1,
+            ringing_listener=snapshot.ringing_listener,
         )
         self.calls[call_id] = call
         now = self.clock()
