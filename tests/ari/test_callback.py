@@ -22,7 +22,11 @@ async def test_given_listener_and_person_answer_then_bridged_presenting_the_call
     await instance.start()
 
     callback = await instance.transport.place_callback(LISTENER, PERSON, presented)
-    await harness.clock.advance(10)
+    await harness.clock.advance(3)
+    # The listener has picked up, the person's phone rings: music, not silence.
+    assert harness.fake.channels[callback.listener_leg].moh
+    await harness.clock.advance(7)
+    assert not harness.fake.channels[callback.listener_leg].moh, "stopped before the bridge"
 
     originated = harness.fake.calls_to("originateWithId")
     assert [r.params["endpoint"] for r in originated] == [

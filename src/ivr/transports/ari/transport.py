@@ -1015,6 +1015,9 @@ class CallbackCall:
         if kind == "StasisStart":
             self.up.add(channel_id)
             if channel_id == self.listener_leg:
+                # The listener has picked up: music while the person's phone rings, rather
+                # than silence.
+                await AriCall._quietly(self.t.client.start_moh(self.listener_leg, self.t.moh_class))
                 self.t.owners[self.person_leg] = self
                 try:
                     await self.t.client.originate(
@@ -1029,6 +1032,7 @@ class CallbackCall:
                     log.warning("call-back %s: person not rung: %s", self.id, exc)
                     await self._end(CallbackResult.FAILED)
             elif channel_id == self.person_leg:
+                await AriCall._quietly(self.t.client.stop_moh(self.listener_leg))
                 self.bridge_id = f"{self.id}-bridge"
                 try:
                     await self.t.client.create_bridge(self.bridge_id, f"{self.t.app}:{self.id}")
