@@ -26,7 +26,7 @@ def _ari_health(services: Services) -> dict[str, Any] | None:
     ari = services.ari
     if ari is None:
         return None
-    leading = bool(getattr(ari.leadership, "leading", True))
+    leading = ari.leadership.leading
     return {
         "connected": ari.connected.is_set(),
         "role": "principale" if leading else "en attente",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,6 +19,11 @@ from ivr.sim.simulator import CallScript, Simulator
 from routing.config import RoutingConfig
 from routing.loader import ConfigError, load_config
 from routing.phone import InvalidPhoneNumberError, normalize_number
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ivr.composition import Services
 
 DEFAULT_CONFIG = "config/departments.yaml"
 
@@ -242,11 +250,23 @@ def flows_diagram() -> None:
 @click.option("--config", "config_path", default=None, help="fichier de routage")
 def serve(host: str | None, port: int | None, config_path: str | None) -> None:
     """Lance le service web (santé, pages, transports)."""
+    run_service(host, port, config_path)
+
+
+def run_service(
+    host: str | None,
+    port: int | None,
+    config_path: str | None,
+    extend: Callable[[FastAPI, Services], object] | None = None,
+) -> None:
+    """Build the services, the application (``extend`` adds routes) and serve it; a broken
+    routing file ends the process with every problem in French (exit 1)."""
     import uvicorn
 
     from ivr.app import create_app
     from ivr.composition import build_services
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = Settings()
     if config_path is not None:
         settings.config_path = Path(config_path)
@@ -257,7 +277,17 @@ def serve(host: str | None, port: int | None, config_path: str | None) -> None:
         for issue in exc.issues:
             click.echo(str(issue), err=True)
         sys.exit(1)
-    uvicorn.run(create_app(services), host=host or settings.host, port=port or settings.port)
+    app = create_app(services)
+    if extend is not None:
+        extend(app, services)
+    # SIGTERM: the lifespan hands live calls over; slow connections get 30 s to finish.
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        timeout_graceful_shutdown=30,
+        log_level="info",
+    )
 
 
 # --------------------------------------------------------------------------- accounts

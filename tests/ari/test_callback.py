@@ -41,53 +41,31 @@ async def test_given_listener_and_person_answer_then_bridged_presenting_the_call
     assert harness.fake.leaks() == []
 
 
-async def test_given_person_busy_then_listener_is_hung_up_and_result_is_busy(
-    harness: Harness,
+@pytest.mark.parametrize(
+    ("template", "person", "expected"),
+    [
+        ("PJSIP/{number}@operator", "busy", CallbackResult.BUSY),
+        # Seen on Asterisk 22.10.1 with Local legs: the person's busy line comes as a Dial
+        # status BUSY, then the first half ends with cause 0 ("Unknown"); the cause alone
+        # read as no answer.
+        ("Local/{number}@ivr-outbound", "busy", CallbackResult.BUSY),
+        ("Local/{number}@ivr-outbound", "fail", CallbackResult.FAILED),
+    ],
+    ids=["pjsip-busy", "local-busy", "local-congested"],
+)
+async def test_given_person_unreachable_then_listener_is_hung_up_and_result_says_why(
+    harness: Harness, template: str, person: str, expected: CallbackResult
 ) -> None:
-    harness.fake.destinations[PERSON] = Destination("busy", after_s=2)
+    harness.fake.destinations[PERSON] = Destination(person, after_s=2)
     harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
     instance = harness.instance()
+    instance.transport.dial_template = template
     await instance.start()
 
     callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
     await harness.clock.advance(10)
 
-    assert callback.result is CallbackResult.BUSY
-    assert harness.fake.leaks() == []
-
-
-async def test_given_local_legs_when_person_busy_then_result_is_busy_from_the_dial_status(
-    harness: Harness,
-) -> None:
-    # Seen on Asterisk 22.10.1 with Local legs: the person's busy line comes as a Dial
-    # status BUSY, then the first half ends with cause 0 ("Unknown"); the cause alone read
-    # as no answer.
-    harness.fake.destinations[PERSON] = Destination("busy", after_s=2)
-    harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
-    instance = harness.instance()
-    instance.transport.dial_template = "Local/{number}@ivr-outbound"
-    await instance.start()
-
-    callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
-    await harness.clock.advance(10)
-
-    assert callback.result is CallbackResult.BUSY
-    assert harness.fake.leaks() == []
-
-
-async def test_given_local_legs_when_person_congested_then_result_is_failed(
-    harness: Harness,
-) -> None:
-    harness.fake.destinations[PERSON] = Destination("fail", after_s=1)
-    harness.fake.destinations[LISTENER] = Destination("answer", after_s=1, talk_s=None)
-    instance = harness.instance()
-    instance.transport.dial_template = "Local/{number}@ivr-outbound"
-    await instance.start()
-
-    callback = await instance.transport.place_callback(LISTENER, PERSON, "+33800112112")
-    await harness.clock.advance(10)
-
-    assert callback.result is CallbackResult.FAILED
+    assert callback.result is expected
     assert harness.fake.leaks() == []
 
 

@@ -39,7 +39,8 @@ async def test_given_queued_call_when_withdrawn_then_no_offer_and_lro_at_next_st
     await runtime.dispatch("75")
     await runtime.drain()
     assert not any(isinstance(c, Dial) for c in phone.delivered), "nobody offered the call"
-    assert {s.presence for s in await runtime.live.listeners("75")} >= {Presence.AVAILABLE}
+    presence = {s.number: s.presence for s in await runtime.live.listeners("75")}
+    assert presence[LISTENER] is Presence.AVAILABLE, "not claimed for the withdrawn call"
 
     await runtime.handle_and_deliver("c1", TimerFired("announce"))
     await runtime.drain()

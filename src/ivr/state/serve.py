@@ -7,14 +7,7 @@ simulated calls; the multi-instance tests start two of them.
 
 from __future__ import annotations
 
-import logging
-import sys
-from pathlib import Path
-
 import click
-
-from ivr.settings import Settings
-from routing.loader import ConfigError
 
 
 @click.command()
@@ -23,32 +16,10 @@ from routing.loader import ConfigError
 @click.option("--config", "config_path", default=None, help="fichier de routage")
 def main(host: str | None, port: int | None, config_path: str | None) -> None:
     """Lance une instance du service avec ses points d'entrée internes."""
-    import uvicorn
-
-    from ivr.app import create_app
-    from ivr.composition import build_services
+    from ivr.cli import run_service
     from ivr.state.http import install
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    settings = Settings()
-    if config_path is not None:
-        settings.config_path = Path(config_path)
-    try:
-        services = build_services(settings)
-    except ConfigError as exc:
-        click.echo(f"{settings.config_path} : configuration invalide", err=True)
-        for issue in exc.issues:
-            click.echo(str(issue), err=True)
-        sys.exit(1)
-    app = create_app(services)
-    install(app, services)
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        timeout_graceful_shutdown=30,
-        log_level="info",
-    )
+    run_service(host, port, config_path, extend=install)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from ivr.flow.common import MENU_PROMPTS
 from ivr.flow.engine import CallState, Phase
-from ivr.records.models import AccountRole, CallbackStatus, EscalationStatus
+from ivr.records.models import AccountRole, Callback, CallbackStatus, EscalationStatus
 from ivr.runtime.commands import decode_media
 from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import MediaCommand, ringing_phones
@@ -822,8 +822,10 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         )
         return see_other(back, "Demande d'urgence enregistrée : en attente d'envoi à SI SIAO.")
 
-    @router.post("/console/rappels/{callback_id}")
-    async def callback_done(request: Request, callback_id: int) -> Response:
+    async def listener_callback(
+        request: Request, callback_id: int
+    ) -> tuple[Ctx, Callback] | Response:
+        """A listener's POST on a call-back of one of their départements (CSRF checked)."""
         ctx = await authorize(request, LISTENER)
         if not isinstance(ctx, Ctx):
             return ctx
@@ -833,21 +835,24 @@ def build_console_router(deps: ConsoleDeps) -> APIRouter:
         found = await db(queries.callback, deps.records, callback_id)
         if found is None or found.departement not in ctx.who.departements(AccountRole.LISTENER):
             return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        return ctx, found
+
+    @router.post("/console/rappels/{callback_id}")
+    async def callback_done(request: Request, callback_id: int) -> Response:
+        checked = await listener_callback(request, callback_id)
+        if not isinstance(checked, tuple):
+            return checked
+        ctx, found = checked
         await db(deps.records.complete_callback, callback_id, ctx.who.login)
         return see_other(f"/console?dep={found.departement}", "Rappel noté comme fait.")
 
     @router.post("/console/rappels/{callback_id}/appeler")
     async def callback_place(request: Request, callback_id: int) -> Response:
         """Ring the listener's phone, then the person's, presenting the call-back number."""
-        ctx = await authorize(request, LISTENER)
-        if not isinstance(ctx, Ctx):
-            return ctx
-        form = await checked_form(ctx)
-        if not isinstance(form, FormData):
-            return form
-        found = await db(queries.callback, deps.records, callback_id)
-        if found is None or found.departement not in ctx.who.departements(AccountRole.LISTENER):
-            return render(request, "forbidden.html", ctx.session, ctx.who, status_code=403)
+        checked = await listener_callback(request, callback_id)
+        if not isinstance(checked, tuple):
+            return checked
+        ctx, found = checked
         back = f"/console?dep={found.departement}"
         if found.status != CallbackStatus.REQUESTED.value:
             return see_other(back, "Ce rappel a déjà été traité.")

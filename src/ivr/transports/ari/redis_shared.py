@@ -19,25 +19,8 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from ivr.flow.engine import CallState
-from ivr.flow.vocabulary import (
-    Answer,
-    Dial,
-    DialOutcome,
-    DialTarget,
-    Gather,
-    Hangup,
-    Hold,
-    Outcome,
-    Play,
-    Prompt,
-    Role,
-    SayNumber,
-    Segment,
-    Sound,
-    StartRecording,
-    StopRecording,
-)
-from ivr.runtime.runtime import MediaCommand
+from ivr.flow.vocabulary import DialOutcome, DialTarget, Role
+from ivr.runtime.commands import decode_media, encode_media
 from ivr.transports.ari.transport import CallSnapshot, Leg, MediaSnapshot, Wait
 
 log = logging.getLogger(__name__)
@@ -46,37 +29,7 @@ DEFAULT_SNAPSHOT_TTL_S = 6 * 3600  # longer than any call
 
 
 # --------------------------------------------------------------------------- JSON
-
-
-def _segment_to(segment: Segment) -> list[Any]:
-    if isinstance(segment, Sound):
-        return ["sound", segment.name]
-    return ["number", segment.value]
-
-
-def _segment_from(raw: list[Any]) -> Segment:
-    kind, value = raw
-    if kind == "sound":
-        return Sound(str(value))
-    if kind == "number":
-        return SayNumber(int(value))
-    raise ValueError(f"unknown prompt segment {kind!r}")
-
-
-def _prompt_to(prompt: Prompt) -> dict[str, Any]:
-    return {
-        "id": prompt.id,
-        "text": prompt.text,
-        "segments": [_segment_to(s) for s in prompt.segments],
-    }
-
-
-def _prompt_from(raw: dict[str, Any]) -> Prompt:
-    return Prompt(
-        id=raw["id"],
-        text=raw["text"],
-        segments=tuple(_segment_from(s) for s in raw["segments"]),
-    )
+# Media commands are encoded as the runtime's snapshots encode them (``ivr.runtime.commands``).
 
 
 def _target_to(target: DialTarget) -> list[str]:
@@ -88,70 +41,6 @@ def _target_from(raw: list[str]) -> DialTarget:
     return DialTarget(number, name, Role(role))
 
 
-def command_to_dict(command: MediaCommand) -> dict[str, Any]:
-    """A media command as plain JSON-ready data."""
-    match command:
-        case Answer():
-            return {"type": "answer"}
-        case Play(prompt=prompt):
-            return {"type": "play", "prompt": _prompt_to(prompt)}
-        case Gather():
-            return {
-                "type": "gather",
-                "prompt": _prompt_to(command.prompt),
-                "max_digits": command.max_digits,
-                "timeout_s": command.timeout_s,
-                "inter_digit_timeout_s": command.inter_digit_timeout_s,
-            }
-        case Dial():
-            return {
-                "type": "dial",
-                "targets": [_target_to(t) for t in command.targets],
-                "ring_timeout_s": command.ring_timeout_s,
-                "caller_id": command.caller_id,
-            }
-        case Hold():
-            return {"type": "hold"}
-        case StartRecording():
-            return {"type": "start_recording"}
-        case StopRecording():
-            return {"type": "stop_recording"}
-        case Hangup(outcome=outcome):
-            return {"type": "hangup", "outcome": outcome.value}
-    raise TypeError(f"not a media command: {command!r}")  # pragma: no cover
-
-
-def command_from_dict(raw: dict[str, Any]) -> MediaCommand:
-    """The media command ``command_to_dict`` described (``ValueError`` on bad data)."""
-    kind = raw["type"]
-    if kind == "answer":
-        return Answer()
-    if kind == "play":
-        return Play(_prompt_from(raw["prompt"]))
-    if kind == "gather":
-        return Gather(
-            prompt=_prompt_from(raw["prompt"]),
-            max_digits=int(raw["max_digits"]),
-            timeout_s=int(raw["timeout_s"]),
-            inter_digit_timeout_s=int(raw["inter_digit_timeout_s"]),
-        )
-    if kind == "dial":
-        return Dial(
-            targets=tuple(_target_from(t) for t in raw["targets"]),
-            ring_timeout_s=int(raw["ring_timeout_s"]),
-            caller_id=raw["caller_id"],
-        )
-    if kind == "hold":
-        return Hold()
-    if kind == "start_recording":
-        return StartRecording()
-    if kind == "stop_recording":
-        return StopRecording()
-    if kind == "hangup":
-        return Hangup(Outcome(raw["outcome"]))
-    raise ValueError(f"unknown media command {kind!r}")
-
-
 def snapshot_to_dict(snapshot: CallSnapshot) -> dict[str, Any]:
     media = snapshot.media
     return {
@@ -160,8 +49,8 @@ def snapshot_to_dict(snapshot: CallSnapshot) -> dict[str, Any]:
             "called": media.called,
             "caller": media.caller,
             "wait": media.wait.value,
-            "current": command_to_dict(media.current) if media.current is not None else None,
-            "pending": [command_to_dict(c) for c in media.pending],
+            "current": encode_media(media.current) if media.current is not None else None,
+            "pending": [encode_media(c) for c in media.pending],
             "digits": media.digits,
             "legs": [
                 {
@@ -186,8 +75,8 @@ def snapshot_from_dict(raw: dict[str, Any]) -> CallSnapshot:
             called=media["called"],
             caller=media["caller"],
             wait=Wait(media["wait"]),
-            current=command_from_dict(media["current"]) if media["current"] is not None else None,
-            pending=[command_from_dict(c) for c in media["pending"]],
+            current=decode_media(media["current"]) if media["current"] is not None else None,
+            pending=[decode_media(c) for c in media["pending"]],
             digits=media["digits"],
             legs=[
                 Leg(

@@ -107,6 +107,8 @@ class LoopScheduler:
 class Leadership(Protocol):
     """Which instance may hold the application's websocket (ARI allows one)."""
 
+    leading: bool  # holds it now (False while standing by)
+
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
         """Return True once this instance leads; the others wait here as standbys, and
         return False as soon as ``stop`` is set.
@@ -126,6 +128,8 @@ class RecordingSink(Protocol):
 
 class AlwaysLeader:
     """A single instance: it always leads."""
+
+    leading = True
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
         return True
