@@ -147,13 +147,47 @@ def _called_number(
     return dep.line_115.inbound_numbers[0]
 
 
+def _presses(press: tuple[str, ...]) -> tuple[list[str], list[tuple[float, str]]]:
+    """``--press`` values: answers to the menus in turn, and ``KEYS@SECONDS`` typed at a
+    set time after the call is answered."""
+    presses: list[str] = []
+    typed: list[tuple[float, str]] = []
+    for value in press:
+        keys, at, when = value.partition("@")
+        if not keys or any(k not in "0123456789*#" for k in keys):
+            raise click.BadParameter(
+                f"« {keys} » : seules les touches 0 à 9, * et # existent", param_hint="--press"
+            )
+        if not at:
+            presses.append(keys)
+            continue
+        try:
+            seconds = float(when.removesuffix("s").replace(",", "."))
+        except ValueError:
+            seconds = -1.0
+        if not 0 <= seconds <= 3600:
+            raise click.BadParameter(
+                f"« {value} » : après @, le moment en secondes depuis le décroché (0 à 3600)",
+                param_hint="--press",
+            )
+        typed.append((seconds, keys))
+    return presses, typed
+
+
 @main.command()
 @click.option("--config", "config_path", default=DEFAULT_CONFIG, show_default=True)
 @click.option("--line", type=click.Choice(["assistance", "115"]))
 @click.option("--departement", help="115 : le département où le réseau achemine l'appel")
 @click.option("--to", "to", help="numéro composé (un numéro entrant de la configuration)")
 @click.option("--from", "from_", help="numéro de l'appelant (masqué si absent)")
-@click.option("--press", multiple=True, help="touches tapées, une fois par menu")
+@click.option(
+    "--press",
+    multiple=True,
+    help=(
+        "touches tapées, une fois par menu ; TOUCHES@SECONDES les tape à ce moment après le "
+        "décroché, quoi qu'il se joue (ex. 75@2.5 pendant l'accueil)"
+    ),
+)
 @click.option("--at", "at", help="date et heure ISO 8601 avec décalage (défaut : maintenant)")
 @click.option("--no-answer", multiple=True, help="ce numéro ne répond pas")
 @click.option("--busy", multiple=True, help="ce numéro est occupé")
@@ -183,17 +217,14 @@ def simulate(
     as_json: bool,
 ) -> None:
     """Simule un appel à travers les vrais flux et le vrai routage."""
-    for keys in press:
-        if not keys or any(k not in "0123456789*#" for k in keys):
-            raise click.BadParameter(
-                f"« {keys} » : seules les touches 0 à 9, * et # existent", param_hint="--press"
-            )
+    presses, typed = _presses(press)
     moment = _parse_at(at)
     cfg = _load_or_exit(config_path)
     script = CallScript(
         to_number=_called_number(cfg, line, departement, to),
         from_number=_number_option(from_, "--from") if from_ else None,
-        presses=list(press),
+        presses=presses,
+        typed=typed,
         no_answer=frozenset(_number_option(n, "--no-answer") for n in no_answer),
         busy=frozenset(_number_option(n, "--busy") for n in busy),
         nobody_answers=nobody_answers,

@@ -317,6 +317,8 @@ class AssistanceSettings(_Model):
     reason_menu: bool = True
     menu_tries: int = Field(default=3, ge=1, le=5)
     digit_timeout_s: int = Field(default=6, ge=2, le=30)
+    # After a key, how long a menu waits for the next one before judging the answer.
+    inter_digit_timeout_s: int = Field(default=3, ge=1, le=10)
 
 
 class NationalConfig(_Model):

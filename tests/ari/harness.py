@@ -175,7 +175,9 @@ class Harness:
     async def run_script(self, script: CallScript, instance: Instance) -> CallSummary:
         """A call as the simulator's script describes it, through ARI."""
         self.destinations_for(script)
-        caller = Caller(presses=list(script.presses), gather_prompts=GATHER_PROMPTS)
+        caller = Caller(
+            presses=list(script.presses), gather_prompts=GATHER_PROMPTS, typed=list(script.typed)
+        )
         channel = self.fake.incoming_call(
             script.to_number, script.from_number or "anonymous", caller=caller
         )

@@ -219,3 +219,21 @@ def test_given_the_installed_entry_point_then_ivr_runs() -> None:
     done = subprocess.run([str(script), "--help"], capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert "simulate" in done.stdout
+
+
+def test_given_7_then_5_typed_during_the_welcome_then_a_paris_referent() -> None:
+    # A regular caller types ahead 2.5 s after the answer, while the welcome still plays.
+    steps, summary = simulate_json(
+        "--line", "assistance", "--press", "7@2.5", "--press", "5@2.7", "--at", WEEKDAY_10
+    )
+    assert summary["departement"] == "75"
+    assert summary["connected_to"] in {"+33199000750", "+33199000751", "+33199000752"}
+    kinds = [s["kind"] for s in steps]
+    assert kinds.index("typed_ahead") < kinds.index("interrupted") < kinds.index("keys")
+    assert not any(s["kind"] == "gather" and s["prompt"] == "ask_departement" for s in steps)
+
+
+def test_given_bad_press_moment_then_french_error() -> None:
+    done = ivr("simulate", "--line", "assistance", "--press", "75@demain")
+    assert done.returncode == 2
+    assert "le moment en secondes depuis le décroché" in done.stderr

@@ -17,6 +17,7 @@ from ivr.flow.common import (
     hunt_order,
     play,
     record_results,
+    welcome,
 )
 from ivr.flow.engine import CallState, FlowContext, FlowDefinition, Phase
 from ivr.flow.vocabulary import (
@@ -55,10 +56,10 @@ def start_assistance(ctx: FlowContext, state: CallState) -> list[Command]:
     """First commands of an assistance call (the call is already answered)."""
     state.line = Line.ASSISTANCE
     state.summary.line = Line.ASSISTANCE
-    welcome = play(state, prompts.fixed("assistance_welcome"))
+    greeting = welcome(state, prompts.fixed("assistance_welcome"))
     if not ctx.routes.tier2_open(ctx.now) and not ctx.routes.any_tier1_open(ctx.now):
-        return [welcome, *end(state, Outcome.MESSAGE, prompts.fixed("assistance_closed"))]
-    commands: list[Command] = [welcome]
+        return [greeting, *end(state, Outcome.MESSAGE, prompts.fixed("assistance_closed"))]
+    commands: list[Command] = [greeting]
     if ctx.config.national.assistance.recording is RecordingPolicy.ALL:
         commands.append(play(state, prompts.fixed("recording_notice")))
     return commands + ask(ctx, state, Phase.DEPT_MENU)
@@ -78,7 +79,8 @@ def _departement_chosen(ctx: FlowContext, state: CallState, code: str) -> list[C
     if prompt is not None:
         state.phase = Phase.REASON_MENU
         state.summary.prompts.append(prompt.id)
-        return [Gather(prompt, 1, ctx.config.national.assistance.digit_timeout_s)]
+        settings = ctx.config.national.assistance
+        return [Gather(prompt, 1, settings.digit_timeout_s, settings.inter_digit_timeout_s)]
     return _tier1(ctx, state)
 
 

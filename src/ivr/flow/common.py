@@ -55,6 +55,7 @@ def ask(
             prompts.fixed(prompt_id),
             max_digits=digits,
             timeout_s=ctx.config.national.assistance.digit_timeout_s,
+            inter_digit_timeout_s=ctx.config.national.assistance.inter_digit_timeout_s,
         )
     )
     return commands
@@ -124,9 +125,14 @@ def departement_menu(
         )
 
 
-def play(state: CallState, prompt: Prompt) -> Play:
+def play(state: CallState, prompt: Prompt, interruptible: bool = False) -> Play:
     state.summary.prompts.append(prompt.id)
-    return Play(prompt)
+    return Play(prompt, interruptible)
+
+
+def welcome(state: CallState, prompt: Prompt) -> Play:
+    """The welcome: a caller who knows the menus may type ahead and cut it short."""
+    return play(state, prompt, interruptible=True)
 
 
 # --------------------------------------------------------------------------- hunting

@@ -15,6 +15,7 @@ from ivr.flow.common import (
     end,
     play,
     record_results,
+    welcome,
 )
 from ivr.flow.engine import CallState, FlowContext, FlowDefinition, Phase
 from ivr.flow.vocabulary import (
@@ -65,7 +66,7 @@ def start_emergency(
     code = departement or (hint if hint in ctx.config.departements else None)
     if code is not None:
         return _check_queue(state, code)
-    return [play(state, prompts.fixed("welcome_115")), *ask(ctx, state, Phase.DEPT_MENU)]
+    return [welcome(state, prompts.fixed("welcome_115")), *ask(ctx, state, Phase.DEPT_MENU)]
 
 
 def _dep(ctx: FlowContext, state: CallState) -> DepartementConfig | None:
@@ -139,7 +140,8 @@ def _status(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
             state.phase = Phase.SATURATION_OFFER
             offer = prompts.fixed("callback_offer")
             state.summary.prompts.append(offer.id)
-            return [*commands, Gather(offer, 1, CALLBACK_OFFER_TIMEOUT_S)]
+            inter_digit = ctx.config.national.assistance.inter_digit_timeout_s
+            return [*commands, Gather(offer, 1, CALLBACK_OFFER_TIMEOUT_S, inter_digit)]
         return commands + end(state, Outcome.MESSAGE, prompts.fixed("saturation_goodbye"))
     return _enqueue(ctx, state, dep, status)
 

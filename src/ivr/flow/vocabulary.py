@@ -186,12 +186,21 @@ class Answer:
 
 @dataclass(frozen=True, slots=True)
 class Play:
+    """Play ``prompt``. Keys the caller presses meanwhile are kept for the next ``Gather``;
+    an ``interruptible`` prompt (the welcome) also stops at the first key when a menu
+    follows it, as ``Background()`` does."""
+
     prompt: Prompt
+    interruptible: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class Gather:
-    """Play ``prompt`` (interruptible) then collect exactly ``max_digits`` digits."""
+    """Play ``prompt`` (interruptible) then collect up to ``max_digits`` digits.
+
+    Keys typed ahead count first; the prompt stops at the first key of the answer; the
+    answer ends at ``max_digits`` digits, on ``#``, or ``inter_digit_timeout_s`` after the
+    last key (``timeout_s`` before the first); ``*`` starts it again (see ``keypad``)."""
 
     prompt: Prompt
     max_digits: int

@@ -54,8 +54,8 @@ def _unprompt(raw: dict[str, Any]) -> Prompt:
 def encode_media(command: Media) -> dict[str, Any]:
     """A JSON-ready dict for a media command."""
     match command:
-        case Play(prompt):
-            return {"type": "play", "prompt": _prompt(prompt)}
+        case Play(prompt, interruptible):
+            return {"type": "play", "prompt": _prompt(prompt), "interruptible": interruptible}
         case Gather(prompt, max_digits, timeout_s, inter_digit_timeout_s):
             return {
                 "type": "gather",
@@ -83,7 +83,7 @@ def decode_media(raw: dict[str, Any]) -> Media:
     """The media command ``encode_media`` described (``ValueError`` on unknown data)."""
     kind = raw.get("type")
     if kind == "play":
-        return Play(_unprompt(raw["prompt"]))
+        return Play(_unprompt(raw["prompt"]), bool(raw.get("interruptible", False)))
     if kind == "gather":
         return Gather(
             _unprompt(raw["prompt"]),

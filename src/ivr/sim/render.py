@@ -43,7 +43,15 @@ def describe(step: Step) -> str:
         case "gather":
             return f"Menu : « {d['text']} »"
         case "keys":
+            if d.get("typed_ahead"):
+                return f"Réponse tapée d'avance : {d['keys']}."
             return f"L'appelant tape {d['keys']}."
+        case "typed_ahead":
+            return f"L'appelant tape {d['key']} pendant le message (gardé pour le menu)."
+        case "interrupted":
+            return "Message interrompu par la touche : on passe au menu."
+        case "skipped":
+            return "Message sauté (touche déjà tapée)."
         case "timeout":
             return f"Aucune touche pendant {d['seconds']} s."
         case "dial":

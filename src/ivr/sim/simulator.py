@@ -1,6 +1,8 @@
 """A simulated telephony transport: the real flows and routing, in-process, on a virtual clock.
 
-The simulated caller presses the keys of its script, one answer per menu; destinations
+The simulated caller presses the keys of its script, one answer per menu once its question
+is heard, and keys at set times whatever plays (typed ahead, kept for the next menu as the
+transports keep them: ``ivr.flow.keypad``); destinations
 answer unless the script says they are busy, do not answer or fail; the 115 queue has the
 script's listeners and calls already waiting. Nothing sleeps: every wait moves the clock.
 """
@@ -8,6 +10,7 @@ script's listeners and calls already waiting. Nothing sleeps: every wait moves t
 from __future__ import annotations
 
 import heapq
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +19,7 @@ from typing import Any, ClassVar
 
 from ivr.flow import CallFlow, Phase
 from ivr.flow.engine import CallState
+from ivr.flow.keypad import Collecting, Completed, Ignored, KeyOutcome, Keypad, Restarted
 from ivr.flow.vocabulary import (
     Answer,
     CallerHungUp,
@@ -51,6 +55,8 @@ from ivr.flow.vocabulary import (
 from routing.rotation import InMemoryRotationStore, RotationStore
 
 SPEECH_CHARS_PER_S = 15  # how long a prompt takes to say, roughly
+KEY_INTERVAL_S = 1.0  # between two keys of an answer typed once the question is heard
+TYPED_KEY_INTERVAL_S = 0.2  # between the keys of one ``typed`` entry
 MAX_EVENTS = 2_000
 
 
@@ -65,6 +71,8 @@ class CallScript:
     to_number: str
     from_number: str | None = None
     presses: list[str] = field(default_factory=list)
+    # Keys pressed at a set time (seconds after the call is answered) whatever plays.
+    typed: list[tuple[float, str]] = field(default_factory=list)
     no_answer: frozenset[str] = frozenset()
     busy: frozenset[str] = frozenset()
     failed: frozenset[str] = frozenset()
@@ -150,6 +158,14 @@ class _Run:
         self.t = 0.0
         self.call_id = call_id
         self.presses = list(script.presses)
+        self.keypad = Keypad()
+        self._order = itertools.count()
+        self.typed: list[tuple[float, int, str]] = []  # (time, order, key), a heap
+        for moment, keys in script.typed:
+            for index, key in enumerate(keys):
+                self._type(moment + index * TYPED_KEY_INTERVAL_S, key)
+        self.menu_ahead = False  # the batch under way has a menu before any ring or hold
+        self.skipping = False  # a key cut the welcome short: go on to the menu
         self.steps: list[Step] = []
         self.callbacks: list[tuple[str, str]] = []
         self.timers: dict[str, float] = {}
@@ -194,7 +210,10 @@ class _Run:
     def perform(self, state: CallState, commands: list[Command]) -> Event | None:
         """Execute a batch; return the event that answers its last waiting command."""
         event: Event | None = None
-        for command in commands:
+        self.skipping = False
+        for index, command in enumerate(commands):
+            if isinstance(command, Play):
+                self.menu_ahead = _menu_ahead(commands[index + 1 :])
             event = self.execute_one(state, command)
         if event is None and state.phase is Phase.CONNECTED:
             self.t += self.script.conversation_s
@@ -214,25 +233,84 @@ class _Run:
 
     def _play(self, state: CallState, command: Play) -> Event | None:
         prompt = command.prompt
+        interruptible = command.interruptible and self.menu_ahead
+        if interruptible and self.skipping:
+            self.log("skipped", prompt=prompt.id)
+            return None
         self.log("play", prompt=prompt.id, text=prompt.text)
-        self.t += len(prompt.text) / SPEECH_CHARS_PER_S
+        end = self.t + len(prompt.text) / SPEECH_CHARS_PER_S
+        while self.typed and self.typed[0][0] <= end:
+            at, _, key = heapq.heappop(self.typed)
+            self.t = max(self.t, at)
+            if not isinstance(self.keypad.press(key), Ignored):
+                self.log("typed_ahead", key=key)
+                if interruptible:  # Background(): the welcome stops at the first key
+                    self.log("interrupted", prompt=prompt.id)
+                    self.skipping = True
+                    return None
+        self.t = end
         return None
 
     def _gather(self, state: CallState, command: Gather) -> Event | None:
-        prompt = command.prompt
-        self.log("gather", prompt=prompt.id, text=prompt.text, digits=command.max_digits)
-        self.t += len(prompt.text) / SPEECH_CHARS_PER_S
-        if self.presses:
-            keys = self.presses.pop(0)
-            self.t += len(keys)
-            self.log("keys", keys=keys)
-            return DigitsReceived(keys)
-        self.t += command.timeout_s
+        self.skipping = False
+        answer: KeyOutcome = self.keypad.open(command.max_digits)
+        if isinstance(answer, Completed):
+            return self._answered(answer.digits, typed_ahead=True)
+        heard_at = self.t  # the question starts (or the answer goes on, when typed ahead)
+        if not isinstance(answer, Collecting):
+            heard_at = self._ask(command)
+        deadline = heard_at + (
+            command.inter_digit_timeout_s if self.keypad.collected else command.timeout_s
+        )
+        while self.typed and self.typed[0][0] <= deadline:
+            at, _, key = heapq.heappop(self.typed)
+            self.t = max(self.t, at)
+            answer = self.keypad.press(key)
+            if isinstance(answer, Completed):
+                return self._answered(answer.digits)
+            if isinstance(answer, Restarted):
+                deadline = self._ask(command) + command.timeout_s
+            elif isinstance(answer, Collecting):
+                deadline = self.t + command.inter_digit_timeout_s
+        self.t = max(self.t, deadline)
+        digits = self.keypad.timed_out().digits
+        if digits:
+            return self._answered(digits)
         self.log("timeout", seconds=command.timeout_s)
         return InputTimedOut()
 
+    def _ask(self, command: Gather) -> float:
+        """The menu's question plays; the caller answers it once heard (``presses``), unless
+        keys typed at set times come first. Returns when the question ends."""
+        prompt = command.prompt
+        self.log("gather", prompt=prompt.id, text=prompt.text, digits=command.max_digits)
+        end = self.t + len(prompt.text) / SPEECH_CHARS_PER_S
+        if self.presses and not (self.typed and self.typed[0][0] <= end):
+            for index, key in enumerate(self.presses.pop(0)):
+                self._type(end + (index + 1) * KEY_INTERVAL_S, key)
+        if self.typed and self.typed[0][0] <= end:
+            return self.t  # the first key stops the question
+        self.t = end
+        return end
+
+    def _answered(self, digits: str, typed_ahead: bool = False) -> Event:
+        self.log("keys", keys=digits, **({"typed_ahead": True} if typed_ahead else {}))
+        return DigitsReceived(digits) if digits else InputTimedOut()
+
+    def _type(self, at: float, key: str) -> None:
+        heapq.heappush(self.typed, (at, next(self._order), key))
+
+    def _forget_typed(self) -> None:
+        """Keys pressed while ringing or talking are not for the menus."""
+        while self.typed and self.typed[0][0] <= self.t:
+            heapq.heappop(self.typed)
+        self.keypad.forget_ahead()
+
     def _dial(self, state: CallState, command: Dial) -> Event | None:
-        return self.dial(command.targets, command.ring_timeout_s, command.caller_id)
+        self._forget_typed()
+        event = self.dial(command.targets, command.ring_timeout_s, command.caller_id)
+        self._forget_typed()
+        return event
 
     def _hold(self, state: CallState, command: Hold) -> Event | None:
         return self.hold(state)
@@ -397,7 +475,10 @@ class _Run:
         ]
         if self.offer_at is not None:
             candidates.append((self.offer_at, 0, "offer"))
-        if self.presses:
+        self._forget_typed()
+        if self.typed:
+            candidates.append((self.typed[0][0], 2, "typed"))
+        elif self.presses:
             candidates.append((self.t + 5, 2, "press"))
         if not candidates:
             raise SimulationError("appel en attente sans minuterie ni écoutant")
@@ -408,6 +489,10 @@ class _Run:
             keys = self.presses.pop(0)
             self.log("keys", keys=keys)
             return DigitsReceived(keys)
+        if what == "typed":
+            _, _, key = heapq.heappop(self.typed)
+            self.log("keys", keys=key)
+            return DigitsReceived(key)
         if what == "offer":
             usable = [lst for lst in self.listeners(state) if lst[0] not in self.failed_listeners]
             number, name = usable[self.listener_cursor % len(usable)]
@@ -420,3 +505,13 @@ class _Run:
             return ListenerOffered(number, name)
         del self.timers[what]
         return TimerFired(what)
+
+
+def _menu_ahead(commands: list[Command]) -> bool:
+    """A menu comes in these commands before any ringing, hold or hang-up."""
+    for command in commands:
+        if isinstance(command, Gather):
+            return True
+        if isinstance(command, Dial | Hold | Hangup):
+            return False
+    return False

@@ -63,6 +63,7 @@ def snapshot_to_dict(snapshot: CallSnapshot) -> dict[str, Any]:
             "bridge_id": media.bridge_id,
             "peer": media.peer,
             "recording": media.recording,
+            "typed_ahead": media.typed_ahead,
         },
     }
 
@@ -89,6 +90,7 @@ def snapshot_from_dict(raw: dict[str, Any]) -> CallSnapshot:
             bridge_id=media["bridge_id"],
             peer=media["peer"],
             recording=media["recording"],
+            typed_ahead=str(media.get("typed_ahead", "")),
         ),
     )
 

@@ -149,12 +149,15 @@ class Destination:
 
 @dataclass(slots=True)
 class Caller:
-    """A scripted caller: presses keys when asked, and on hold."""
+    """A scripted caller: presses keys when asked, and on hold; and, as regular callers of
+    the 115 do, keys at set times whatever is playing (``typed``: seconds after the call is
+    answered, keys), which Asterisk sends as ``ChannelDtmfReceived`` during a playback."""
 
     presses: list[str] = field(default_factory=list)
     gather_prompts: frozenset[str] = frozenset()
     press_delay_s: float = 0.5
     hold_press_after_s: float = 5.0
+    typed: list[tuple[float, str]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -179,6 +182,7 @@ class FakeChannel:
     caller: Caller | None = None
     app_args: list[str] = field(default_factory=list)
     timers: list[VirtualTimer] = field(default_factory=list)
+    answered_at: float | None = None  # on the fake's clock
 
 
 @dataclass(slots=True)
@@ -684,6 +688,12 @@ class FakeAsterisk:
         names = {m.split("/")[-1] for m in media}
         if not names & caller.gather_prompts:
             return
+        if ch.answered_at is not None:
+            # A caller who types at set times while the question plays answers with those.
+            start = self.clock.t - ch.answered_at
+            end = start + len(media) * self.media_seconds
+            if any(start < at <= end for at, _ in caller.typed):
+                return
         keys = caller.presses.pop(0)
         for index, digit in enumerate(keys):
             self._schedule(
@@ -709,6 +719,11 @@ class FakeAsterisk:
             return 409, {"message": "Channel not in a Stasis application"}
         if ch.state != "Up":
             self._state(ch, "Up")
+            caller = ch.caller
+            ch.answered_at = self.clock.t
+            if caller is not None:
+                for at, keys in caller.typed:
+                    self._schedule(ch, at, lambda k=keys: self.press(ch.id, k))  # type: ignore[misc]
         return 204, None
 
     def _op_channels_hangup(self, p: dict[str, str], q: dict[str, str]) -> tuple[int, Any]:

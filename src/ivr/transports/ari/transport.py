@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import httpx
 
 from ivr.flow.engine import CallState, Phase
+from ivr.flow.keypad import Collecting, Completed, Ignored, Keypad, Restarted
 from ivr.flow.vocabulary import (
     Answer,
     CallerHungUp,
@@ -180,11 +181,12 @@ class MediaSnapshot:
     wait: Wait
     current: MediaCommand | None
     pending: list[MediaCommand]
-    digits: str
+    digits: str  # the answer typed so far in the menu asking
     legs: list[Leg]
     bridge_id: str | None
     peer: str | None
     recording: str | None
+    typed_ahead: str = ""  # keys pressed before a menu asked for them
 
 
 @dataclass(slots=True)
@@ -243,7 +245,8 @@ class AriCall:
         self.current: MediaCommand | None = None
         self.playback_id: str | None = None
         self.prompt_playing = False
-        self.digits = ""
+        self.play_interruptible = False  # the playback under way stops at a key (welcome)
+        self.keys = Keypad()
         self.timer: Cancellable | None = None
         self.timer_token = 0
         self.legs: dict[str, Leg] = {}
@@ -370,7 +373,8 @@ class AriCall:
             self.t.playbacks.pop(playback, None)
             await self._quietly(self.t.client.stop_playback(playback))
         self.prompt_playing = False
-        self.digits = ""
+        self.play_interruptible = False
+        self.keys.close()  # what was typed ahead stays for the next menu
         if self.legs and self.winner is None:
             await self._abandon_legs(DialOutcome.NO_ANSWER)
         self.current = None
@@ -400,27 +404,39 @@ class AriCall:
         match command:
             case Answer():
                 await self._on_caller(self.t.client.answer(self.call_id))
-            case Play(prompt):
+            case Play(prompt, interruptible):
                 # Prompts in a row go out as one playback (ARI plays a list of media).
-                while self.pending and isinstance(self.pending[0], Play):
+                while (
+                    self.pending
+                    and isinstance(self.pending[0], Play)
+                    and self.pending[0].interruptible == interruptible
+                ):
                     following = self.pending.popleft()
                     assert isinstance(following, Play)
                     prompt = _joined(prompt, following.prompt)
                 if await self._play(prompt):
                     self.wait = Wait.PLAYBACK
+                    self.play_interruptible = interruptible
                     return True
-            case Gather(prompt, _, timeout_s, _):
-                self.digits = ""
+            case Gather(prompt, max_digits, timeout_s, inter_digit_s):
                 self.wait = Wait.DIGITS
-                if await self._play(prompt):
+                answer = self.keys.open(max_digits)
+                if isinstance(answer, Completed):
+                    # Typed ahead in full: the menu is not even heard.
+                    await self._end_gather(answer.digits)
+                elif isinstance(answer, Collecting):
+                    self._arm_timer("digits", inter_digit_s)
+                elif await self._play(prompt):
                     self.prompt_playing = True
                 elif generation == self.generation and not self.ended:
                     self._arm_timer("digits", timeout_s)
                 return True
             case Dial():
+                self.keys.forget_ahead()
                 await self._dial(command)
                 return True
             case Hold():
+                self.keys.forget_ahead()
                 self.wait = Wait.HOLD
                 await self._quiet(keep_moh=True)
                 if await self._on_caller(self.t.client.start_moh(self.call_id, self.t.moh_class)):
@@ -534,7 +550,7 @@ class AriCall:
             except AriError:
                 self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
         elif name == "digits" and self.wait is Wait.DIGITS:
-            await self._end_gather()
+            await self._end_gather(self.keys.timed_out().digits)
         elif name == "ring" and self.wait is Wait.DIAL:
             await self._abandon_legs(DialOutcome.NO_ANSWER)
             await self._dial_done()
@@ -587,13 +603,16 @@ class AriCall:
         if self.wait is Wait.DIGITS and self.prompt_playing:
             self.prompt_playing = False
             command = self.current
-            if isinstance(command, Gather) and len(self.digits) < command.max_digits:
-                timeout = command.inter_digit_timeout_s if self.digits else command.timeout_s
-                self._arm_timer("digits", timeout)
+            if isinstance(command, Gather):
+                started = bool(self.keys.collected)
+                self._arm_timer(
+                    "digits", command.inter_digit_timeout_s if started else command.timeout_s
+                )
             return
         if self.wait is Wait.PLAYBACK:
             self.wait = Wait.NOTHING
             self.current = None
+            self.play_interruptible = False
             await self._advance()
 
     async def _digit(self, digit: str) -> None:
@@ -604,33 +623,70 @@ class AriCall:
             await self.feed(DigitsReceived(digit))
             return
         command = self.current
-        if self.wait is not Wait.DIGITS or not isinstance(command, Gather):
-            return  # digits with nothing asking for them (a connected call's DTMF too)
-        if self.prompt_playing and self.playback_id is not None:
-            playback = self.playback_id
-            self._drop_playback(playback)
-            self.prompt_playing = False
-            await self._quietly(self.t.client.stop_playback(playback))
-        if digit == "#":
-            if self.digits:
-                await self._end_gather()
-            else:
-                self._arm_timer("digits", command.timeout_s)
+        if self.wait is Wait.DIGITS and isinstance(command, Gather):
+            await self._menu_key(command, digit)
+        elif self.wait in (Wait.STARTING, Wait.NOTHING, Wait.PLAYBACK):
+            # Typed ahead: kept for the next menu. The welcome stops at the first key when
+            # a menu follows it, as Background() does; other prompts play to their end.
+            kept = self.keys.press(digit)
+            if (
+                not isinstance(kept, Ignored)
+                and self.wait is Wait.PLAYBACK
+                and self.play_interruptible
+                and self._menu_ahead()
+            ):
+                await self._skip_to_menu()
+        # Ringing, connected, ended: keys are not for the menus (a connected call's DTMF).
+
+    async def _menu_key(self, command: Gather, digit: str) -> None:
+        answer = self.keys.press(digit)
+        if isinstance(answer, Ignored):
+            log.info("call %s: key %r ignored", self.call_id, digit)
             return
-        self.digits += digit
-        if len(self.digits) >= command.max_digits:
-            await self._end_gather()
+        await self._stop_prompt()
+        if isinstance(answer, Completed):
+            await self._end_gather(answer.digits)
+        elif isinstance(answer, Restarted):
+            # "*": the answer starts again, and the caller hears the question again.
+            self._cancel_timer()
+            if await self._play(command.prompt):
+                self.prompt_playing = True
+            elif not self.ended:
+                self._arm_timer("digits", command.timeout_s)
         else:
             self._arm_timer("digits", command.inter_digit_timeout_s)
 
-    async def _end_gather(self) -> None:
-        digits, self.digits = self.digits, ""
+    def _menu_ahead(self) -> bool:
+        """A menu comes next in this batch (before any ringing, hold or hang-up)."""
+        for command in self.pending:
+            if isinstance(command, Gather):
+                return True
+            if isinstance(command, Dial | Hold | Hangup):
+                return False
+        return False
+
+    async def _skip_to_menu(self) -> None:
+        """Stop the interruptible prompt under way and go on to the menu that follows."""
+        await self._stop_prompt()
         self._cancel_timer()
+        while self.pending and isinstance(self.pending[0], Play) and self.pending[0].interruptible:
+            self.pending.popleft()
+        self.wait = Wait.NOTHING
+        self.current = None
+        self.play_interruptible = False
+        await self._advance()
+
+    async def _stop_prompt(self) -> None:
         if self.playback_id is not None:
             playback = self.playback_id
             self._drop_playback(playback)
             await self._quietly(self.t.client.stop_playback(playback))
         self.prompt_playing = False
+
+    async def _end_gather(self, digits: str) -> None:
+        self.keys.close()
+        self._cancel_timer()
+        await self._stop_prompt()
         self.wait = Wait.NOTHING
         self.current = None
         await self.feed(DigitsReceived(digits) if digits else InputTimedOut())
@@ -871,11 +927,12 @@ class AriCall:
                 wait=self.wait,
                 current=self.current,
                 pending=list(self.pending),
-                digits=self.digits,
+                digits=self.keys.collected,
                 legs=list(self.legs.values()),
                 bridge_id=self.bridge_id,
                 peer=self.peer,
                 recording=self.recording,
+                typed_ahead=self.keys.ahead,
             ),
         )
 
@@ -888,7 +945,8 @@ class AriCall:
         self.wait = media.wait
         self.current = media.current
         self.pending = deque(media.pending)
-        self.digits = media.digits
+        # The answer begun before the takeover counts, ahead of what was typed after it.
+        self.keys = Keypad(ahead=media.digits + media.typed_ahead)
         self.legs = {leg.channel_id: leg for leg in media.legs}
         for leg in media.legs:
             if leg.outcome is None:

@@ -147,6 +147,8 @@ class CallSession:
     flow_ended: bool = False  # the flow hung up (its Hangup may still wait to be sent)
     ended: bool = False  # the provider's call is over, or it runs the fallback path
     status_rank: int = -1
+    asking: Gather | None = None  # the menu of the last document, for "*"
+    partial: str = ""  # digits typed before a "*"-free remainder is gathered
 
     @property
     def queue_name(self) -> str:
@@ -235,17 +237,43 @@ class LamlTransport:
         """``<Gather>`` action: the digits typed (none when only # was pressed)."""
 
         async def produce(session: CallSession, step: int) -> bytes:
-            digits = form.get("Digits")
+            typed = form.get("Digits") or ""
+            menu = session.asking
+            if "*" in typed and menu is not None and session.pending is None:
+                # "*" starts the answer again: what follows it counts; nothing follows, the
+                # question is asked again (the flow is not stepped for either).
+                rest = typed.rsplit("*", 1)[1]
+                if len(rest) < menu.max_digits:
+                    session.partial = rest
+                    return self._ask_again(session, menu, step, heard=not rest)
+                typed = rest
+            digits = (session.partial + typed).replace("*", "")
+            session.partial = ""
             event: Event = DigitsReceived(digits) if digits else InputTimedOut()
             return await self._advance(session, step, [event])
 
         return await self._caller_step("gather", form, query, produce)
 
+    def _ask_again(self, session: CallSession, menu: Gather, step: int, heard: bool) -> bytes:
+        """The same menu, its question again (``heard``) or just the digits still missing."""
+        doc = Document()
+        gather = doc.gather(
+            num_digits=max(1, menu.max_digits - len(session.partial)),
+            timeout_s=menu.inter_digit_timeout_s if session.partial else menu.timeout_s,
+            action=self.urls.gather(step),
+        )
+        if heard:
+            self.speaker.speak(doc, menu.prompt, gather)
+        doc.redirect(self.urls.no_input(step))
+        return doc.to_bytes()
+
     async def no_input(self, form: Form, query: Query) -> bytes:
         """The ``<Redirect>`` after a ``<Gather>`` that timed out."""
 
         async def produce(session: CallSession, step: int) -> bytes:
-            return await self._advance(session, step, [InputTimedOut()])
+            partial, session.partial = session.partial, ""
+            event: Event = DigitsReceived(partial) if partial else InputTimedOut()
+            return await self._advance(session, step, [event])
 
         return await self._caller_step("no-input", form, query, produce)
 
@@ -874,6 +902,7 @@ class LamlTransport:
             and all(isinstance(m, Play | Answer) for m in media[:-1])
         ):
             # Menus are the same for every call at the same step: rendered once.
+            session.asking = media[-1]
             key = (tuple(media), step)
             cached = self._menus.get(key)
             if cached is None:
@@ -887,34 +916,47 @@ class LamlTransport:
     def _render_batch(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
         doc = Document()
         plays: list[Prompt] = []
+        lead_in: list[Prompt] = []  # interruptible prompts just before a menu
+        session.asking = None
         for command in media:
             if isinstance(command, Play):
-                plays.append(command.prompt)
+                if command.interruptible:
+                    lead_in.append(command.prompt)
+                else:
+                    plays.extend(lead_in)
+                    lead_in.clear()
+                    plays.append(command.prompt)
             elif isinstance(command, Gather):
+                # Keys typed during the welcome count for the menu: the provider collects
+                # keys only inside a <Gather>, and stops its prompts at the first key.
                 self._speak_all(doc, plays)
+                session.asking = command
                 gather = doc.gather(
                     num_digits=command.max_digits,
                     timeout_s=command.timeout_s,
                     action=self.urls.gather(step),
                 )
+                for prompt in lead_in:
+                    self.speaker.speak(doc, prompt, gather)
+                lead_in.clear()
                 self.speaker.speak(doc, command.prompt, gather)
                 doc.redirect(self.urls.no_input(step))  # a silent caller becomes InputTimedOut
                 return doc.to_bytes()
             elif isinstance(command, Dial):
-                self._speak_all(doc, plays)
+                self._speak_all(doc, plays + lead_in)
                 self._dial(doc, session, command, step)
                 return doc.to_bytes()
             elif isinstance(command, Hold):
                 # The messages before the hold play from the wait URL, once the caller is in
                 # the provider's queue: a listener may take the call at any moment.
-                session.announcement.extend(plays)
+                session.announcement.extend(plays + lead_in)
                 session.in_queue = True
                 doc.enqueue(
                     session.queue_name, wait_url=self.urls.wait(), action=self.urls.queue(step)
                 )
                 return doc.to_bytes()
             elif isinstance(command, Hangup):
-                self._speak_all(doc, plays)
+                self._speak_all(doc, plays + lead_in)
                 doc.hangup()
                 self._end(session)
                 return doc.to_bytes()

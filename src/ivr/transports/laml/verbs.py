@@ -56,6 +56,7 @@ class Document:
                 "input": "dtmf",
                 "numDigits": num_digits,
                 "timeout": timeout_s,
+                "finishOnKey": "#",
                 "action": action,
                 "method": "POST",
             },
