@@ -31,10 +31,12 @@ from ivr.records.writer import RecordWriter
 from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, LiveState
 from ivr.runtime.runtime import CallRuntime
 from ivr.settings import Settings
+from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
 from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
+from ivr.transports.ari.local_snapshots import LocalCallSnapshots
 from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
 from ivr.transports.ari.transport import CallbackResult
 from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
@@ -129,12 +131,15 @@ def build_services(settings: Settings) -> Services:
     instance_id = settings.instance_id or default_instance_id()
     live: InMemoryLiveState | ResilientLiveState
     health: Callable[[], StateHealth]
-    registry: ResilientLiveState | None = None  # alone, no other instance takes calls over
+    registry: ResilientLiveState | DurableLiveState
+    local: LocalStore | None = None
     if settings.redis_url:
         live = registry = ResilientLiveState(RedisLiveState.from_url(settings.redis_url), clock)
         health = live.health
     else:
-        live = InMemoryLiveState()
+        # Alone, in a local file: a restart after a crash takes the calls over.
+        local = LocalStore(Path(settings.data_dir) / "live-state.sqlite3")
+        live = registry = DurableLiveState(local)
         health = memory_health
     engine = make_engine(database_url(settings.database_url, settings.data_dir), create_dir=True)
     _check_schema(settings, engine)
@@ -187,6 +192,9 @@ def build_services(settings: Settings) -> Services:
         clock=clock,
         config_sha=digest(chosen.text),
     )
+    if local is not None:
+        store_file = local
+        services.closers.append(lambda: asyncio.to_thread(store_file.close))
     services.config_sync = ConfigSync(
         store, services.apply_config, lambda: services.config_sha, chosen.version
     )
@@ -209,6 +217,8 @@ def build_services(settings: Settings) -> Services:
     if settings.ari_url:
         snapshots: CallSnapshots | None = None
         leadership: Leadership | None = None
+        if local is not None:  # alone: snapshots in the local file, kept across a restart
+            snapshots = LocalCallSnapshots(local)
         if settings.redis_url:  # several instances: snapshots and the websocket lease in Redis
             ari_redis = aioredis.Redis.from_url(settings.redis_url)
             snapshots = RedisCallSnapshots(ari_redis)

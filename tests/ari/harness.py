@@ -11,7 +11,7 @@ import httpx
 
 from ivr.flow import CallFlow, build_flow
 from ivr.flow.vocabulary import CallSummary
-from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, Presence
+from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, LiveState, Presence
 from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
 from ivr.sim.simulator import CallScript
 from ivr.transports.ari import AriTransport, Backoff, CallSnapshots
@@ -103,12 +103,14 @@ class Harness:
         *,
         registry: CallRegistry | None = None,
         instance_id: str = "local",
+        live: LiveState | None = None,
     ) -> Instance:
         """One process; ``registry`` (the harness's live state, say) shares its calls with
-        the other instances as Redis does in production."""
+        the other instances as Redis does in production; ``live``: its own live state (a
+        process restarted on the local file), instead of the harness's."""
         runtime = CallRuntime(
             self.flow,
-            self.live,
+            live if live is not None else self.live,
             self.clock.now,
             timers=self.clock,
             records=self.records,

@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.runtime.live_state import InMemoryLiveState
+from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.redis_state import RedisLiveState
 
 SharedState = InMemoryLiveState | RedisLiveState
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def live(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
-    """A fresh live state: in-process, or on a real (flushed) Redis database."""
+@pytest.fixture(params=["memory", "local", pytest.param("redis", marks=pytest.mark.redis)])
+async def live(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[SharedState]:
+    """A fresh live state: in-process, in-process kept in a local file (the embedded
+    default), or on a real (flushed) Redis database."""
     if request.param == "memory":
         yield InMemoryLiveState()
+        return
+    if request.param == "local":
+        store = LocalStore(tmp_path / "live-state.sqlite3")
+        yield DurableLiveState(store)
+        store.close()
         return
     url: str = request.getfixturevalue("redis_url")
     state = RedisLiveState.from_url(url)

@@ -913,10 +913,14 @@ class AriCall:
         if self.wait is Wait.DIGITS and self.timer is None and isinstance(self.current, Gather):
             self._arm_timer("digits", self.current.timeout_s)
             return
-        if self.wait is Wait.NOTHING and not self.pending and self.current is not None:
-            # The command in progress was lost with the previous instance: run it again.
-            self.pending.appendleft(self.current)
-            await self._advance()
+        if self.wait is Wait.NOTHING:
+            # The command in progress was lost with the previous instance (or a restart):
+            # run it again, then what followed it.
+            if self.current is not None:
+                self.pending.appendleft(self.current)
+                self.current = None
+            if self.pending:
+                await self._advance()
 
     def snapshot(self, state: CallState) -> CallSnapshot:
         return CallSnapshot(
@@ -959,6 +963,7 @@ class AriCall:
         if self.wait in (Wait.PLAYBACK, Wait.DIGITS) and self.current is not None:
             # The prompt in progress restarts from its beginning.
             self.pending.appendleft(self.current)
+            self.current = None
             self.wait = Wait.NOTHING
         elif self.wait is Wait.STARTING:
             self.wait = Wait.NOTHING
