@@ -29,6 +29,7 @@ from ivr.records.db import current_revision, database_url, head_revision, make_e
 from ivr.records.store import RecordStore
 from ivr.records.writer import RecordWriter
 from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, LiveState
+from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime
 from ivr.settings import Settings
 from ivr.state.local import DurableLiveState, LocalStore
@@ -200,7 +201,7 @@ def build_services(settings: Settings) -> Services:
     )
     services.console = ConsoleDeps(
         records=store,
-        runtime=runtime,
+        calls=CallQueries(runtime),
         lookups=sisiao.lookups,
         outbox=sisiao.outbox,
         banner=sisiao.monitor.banner,

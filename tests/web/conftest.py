@@ -24,6 +24,7 @@ from ivr.records.db import make_engine, upgrade
 from ivr.records.models import AccountRole
 from ivr.records.store import RecordStore
 from ivr.runtime.live_state import InMemoryLiveState
+from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime, MediaCommand
 from ivr.web import STATIC_DIR, ConsoleDeps, build_console_router, create_account
 from ivr.web.callbacks import RecordingPlacer
@@ -115,7 +116,7 @@ async def world(
 
         deps = ConsoleDeps(
             records=store,
-            runtime=runtime,
+            calls=CallQueries(runtime),
             lookups=lookups,
             outbox=outbox,
             banner=lambda: w.banner[0],

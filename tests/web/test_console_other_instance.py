@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from ivr.flow import build_flow
 from ivr.flow.vocabulary import CallerHungUp, CallStarted, DialOutcome, DialResult
 from ivr.runtime.live_state import InMemoryLiveState, Presence
+from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime
 from routing.config import RoutingConfig
 from tests.web.conftest import (
@@ -32,7 +33,7 @@ async def test_given_a_call_held_by_another_instance_then_the_console_shows_it_r
     shared = InMemoryLiveState()  # what Redis is to two instances
     here = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="A")
     there = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="B")
-    w.deps.runtime = here  # the instance serving the console
+    w.deps.calls = CallQueries(here)  # the instance serving the console
     add_people(w.store)
     csrf = await sign_in(browser, "c.dupont")
     await browser.post(
@@ -74,7 +75,7 @@ async def test_given_a_call_ringing_another_listener_elsewhere_then_the_console_
     shared = InMemoryLiveState()
     here = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="A")
     there = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="B")
-    w.deps.runtime = here
+    w.deps.calls = CallQueries(here)
     add_people(w.store)
     await sign_in(browser, "c.dupont")  # not available: the call goes to a colleague
     await shared.set_presence("91", OTHER_LISTENER, Presence.AVAILABLE, w.clock())

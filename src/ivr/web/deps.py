@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from geoloc.locator import Locator
 from geoloc.store import RecentPositions
 from ivr.records.store import RecordStore
-from ivr.runtime.runtime import CallRuntime
+from ivr.runtime.queries import CallQueries
 from ivr.web.callbacks import CallbackPlacer
 from ivr.web.recordings import RecordingSource
 from ivr.web.throttle import ThrottlePolicy
@@ -33,10 +33,12 @@ class ConsoleDeps:
     than ``recording_retention`` is not played even before ``ivr purge`` removes it.
     ``throttle`` sets the failed sign-in limits (counted in the records database).
     ``callbacks`` places a call-back from the console (None: no telephony to place it).
+    ``calls`` answers what the consoles ask of the calls in progress (``CallQueries`` over
+    the ``CallRuntime``).
     """
 
     records: RecordStore
-    runtime: CallRuntime
+    calls: CallQueries
     lookups: LookupService
     outbox: Outbox
     banner: Callable[[], str | None]

@@ -6,7 +6,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from ivr.records.models import CallbackStatus, EscalationStatus
-from ivr.runtime.live_state import Presence
+from ivr.runtime.queries import ListenerCallStatus, Presence
+from routing.config import RoutingConfig
 
 PRESENCE_LABELS = {
     Presence.AVAILABLE: "disponible",
@@ -31,6 +32,10 @@ OUTCOME_LABELS = {
     "caller-hung-up": "raccroché",
 }
 LINE_LABELS = {"115": "115", "assistance": "assistance SI SIAO"}
+CALL_STATUS_LABELS = {
+    ListenerCallStatus.CONNECTED: "en communication",
+    ListenerCallStatus.RINGING: "sonne",
+}
 
 
 def local_time(value: datetime | None, tz: str = "Europe/Paris") -> str:
@@ -60,3 +65,12 @@ def spaced_number(number: str | None) -> str:
         national = "0" + number[3:]
         return " ".join(national[i : i + 2] for i in range(0, 10, 2))
     return number
+
+
+def escalation_reasons(config: RoutingConfig) -> dict[str, str]:
+    """The nomenclature's escalation reasons by code: « Type — Motif (niveau n) »."""
+    return {
+        r.code: f"{t.label} — {r.label} (niveau {r.level})"
+        for t in config.national.nomenclature
+        for r in t.reasons
+    }

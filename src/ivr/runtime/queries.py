@@ -1,0 +1,160 @@
+"""What the web consoles ask of the calls in progress, answered in plain values.
+
+The consoles import nothing else from ``ivr.runtime`` or ``ivr.flow``: the call states,
+snapshots, media commands and flow phases stay behind these few questions, and every
+answer is a small frozen dataclass a page can show as it is.
+
+A call is looked for among the calls this instance holds, then, with a registry (several
+instances sharing Redis), through the registry's listener index and the call snapshots
+another instance saved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from ivr.flow.common import MENU_PROMPTS
+from ivr.flow.engine import CallState, Phase
+from ivr.runtime.commands import decode_media
+from ivr.runtime.live_state import Presence
+from ivr.runtime.runtime import CallRuntime, MediaCommand, ringing_phones
+
+__all__ = [
+    "CallQueries",
+    "ListenerCall",
+    "ListenerCallStatus",
+    "Presence",
+    "WaitingCall",
+]
+
+log = logging.getLogger(__name__)
+
+
+class ListenerCallStatus(StrEnum):
+    """How a call stands for the listener whose console asks."""
+
+    CONNECTED = "connected"
+    RINGING = "ringing"
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerCall:
+    """The call ringing or connected to a listener's phone, as the console shows it.
+
+    ``heard_departement_menu``: the caller was asked to choose the département by the
+    menu (not found from the number dialled nor by geolocation).
+    """
+
+    call_id: str
+    status: ListenerCallStatus
+    caller: str | None
+    called: str
+    departement: str
+    started_at: datetime | None
+    heard_departement_menu: bool
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingCall:
+    """A call in a département's queue: its place (1: next) and when it arrived (None:
+    not known here)."""
+
+    position: int
+    started_at: datetime | None
+
+
+def _status(
+    phone: str, state: CallState, listener: str | None, pending: Sequence[MediaCommand]
+) -> ListenerCallStatus | None:
+    """How the call stands for this listener: connected, ringing, or not theirs."""
+    if listener == phone or state.summary.connected_to == phone:
+        return ListenerCallStatus.CONNECTED
+    if phone in ringing_phones(state, pending):
+        return ListenerCallStatus.RINGING
+    return None
+
+
+def _listener_call(state: CallState, status: ListenerCallStatus) -> ListenerCall:
+    return ListenerCall(
+        call_id=state.call_id,
+        status=status,
+        caller=state.caller,
+        called=state.called,
+        departement=state.departement or "",
+        started_at=state.started_at,
+        heard_departement_menu=MENU_PROMPTS[Phase.DEPT_MENU][0] in state.summary.prompts,
+    )
+
+
+class CallQueries:
+    """The questions the consoles ask of a ``CallRuntime`` (and the one command they send:
+    a listener's presence)."""
+
+    def __init__(self, runtime: CallRuntime) -> None:
+        self._runtime = runtime
+
+    async def listener_presence(self, departement: str, phone: str | None) -> Presence:
+        """The presence of the listener on ``phone`` in the département (offline when the
+        phone is unknown there, or when there is no phone)."""
+        if not phone:
+            return Presence.OFFLINE
+        for state in await self._runtime.live.listeners(departement):
+            if state.number == phone:
+                return state.presence
+        return Presence.OFFLINE
+
+    async def set_listener_presence(self, departement: str, phone: str, presence: Presence) -> None:
+        """Record the listener's presence (an available listener is offered the queue)."""
+        await self._runtime.set_listener_presence(departement, phone, presence)
+
+    async def waiting_calls(self, departement: str) -> list[WaitingCall]:
+        """The département's queue, head first."""
+        runtime = self._runtime
+        rows = []
+        for position, call_id in enumerate(await runtime.live.waiting_calls(departement), 1):
+            started: datetime | None = None
+            local = runtime.calls.get(call_id)
+            if local is not None:
+                started = local.state.started_at
+            elif runtime.registry is not None:
+                snapshot = await runtime.registry.load_call(call_id)
+                if snapshot is not None and snapshot.state.get("started_at"):
+                    started = datetime.fromisoformat(snapshot.state["started_at"])
+            rows.append(WaitingCall(position, started))
+        return rows
+
+    async def listener_call(self, phone: str | None, departement: str) -> ListenerCall | None:
+        """The call of the département ringing or connected to this listener's phone: among
+        the calls this instance holds, else through the registry's listener index (a call
+        another instance holds)."""
+        if not phone:
+            return None
+        for call in list(self._runtime.calls.values()):
+            if call.state.departement != departement:
+                continue
+            status = _status(phone, call.state, call.listener, call.pending)
+            if status is not None:
+                return _listener_call(call.state, status)
+        return await self._elsewhere(phone, departement)
+
+    async def _elsewhere(self, phone: str, departement: str) -> ListenerCall | None:
+        registry = self._runtime.registry
+        if registry is None:
+            return None
+        snapshot = await registry.listener_call(phone)
+        if snapshot is None:
+            return None
+        try:
+            state = CallState.from_dict(snapshot.state)
+            pending = [decode_media(raw) for raw in snapshot.pending]
+        except (KeyError, TypeError, ValueError):  # a snapshot from another release
+            log.warning("snapshot of call %s not readable here", snapshot.call_id)
+            return None
+        if state.departement != departement or self._runtime.flow.finished(state):
+            return None
+        status = _status(phone, state, snapshot.listener, pending)
+        return _listener_call(state, status) if status is not None else None

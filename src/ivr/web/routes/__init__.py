@@ -1,0 +1,29 @@
+"""The consoles' routes, one module per audience; ``common`` holds what they share."""
+
+from fastapi import APIRouter
+
+from ivr.web.routes import (
+    accounts,
+    admin_config,
+    listener,
+    recordings,
+    referent,
+    reports,
+    sign_in,
+    sisiao,
+    support,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    sign_in.router,
+    listener.router,
+    sisiao.router,
+    referent.router,
+    support.router,
+    admin_config.router,
+    reports.router,
+    accounts.router,
+    recordings.router,
+)
+
+__all__ = ["ROUTERS"]
