@@ -11,6 +11,7 @@ import os
 import secrets
 import socket
 from collections.abc import Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -38,20 +39,38 @@ def _unavailable(what: str, url: str) -> None:
 
 
 @pytest.fixture
-def redis_url() -> Iterator[str]:
-    """URL of a real Redis database, flushed before and after the test."""
+def redis_prefix() -> str:
+    """The key prefix of this test's own: every key and channel it writes in Redis.
+
+    Two test runs on one machine (a developer's and CI's) share the Redis database; each
+    test writes under a prefix no other test or run has, and deletes only its own keys.
+    """
+    return f"ivrtest:{os.getpid()}-{secrets.token_hex(4)}:"
+
+
+@pytest.fixture
+def redis_url(redis_prefix: str) -> Iterator[str]:
+    """URL of a real Redis database; the test writes under ``redis_prefix`` only, and its
+    keys are deleted after it (nobody else's: the database is never flushed)."""
     url = os.environ.get("IVR_TEST_REDIS_URL", DEFAULT_REDIS_URL)
     if not _reachable(url, 6379):
         _unavailable("Redis", url)
     import redis
 
     client = redis.Redis.from_url(url)
-    client.flushdb()
     try:
         yield url
     finally:
-        client.flushdb()
+        delete_keys(client, redis_prefix)
         client.close()
+
+
+def delete_keys(client: Any, prefix: str) -> None:
+    """Delete every key under ``prefix`` (a prefix of ``redis_prefix``'s form, no glob)."""
+    batch = list(client.scan_iter(match=f"{prefix}*", count=500))
+    while batch:
+        client.delete(*batch[:500])
+        batch = batch[500:]
 
 
 @pytest.fixture(scope="session")

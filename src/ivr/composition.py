@@ -135,7 +135,9 @@ def build_services(settings: Settings) -> Services:
     registry: ResilientLiveState | DurableLiveState
     local: LocalStore | None = None
     if settings.redis_url:
-        live = registry = ResilientLiveState(RedisLiveState.from_url(settings.redis_url), clock)
+        live = registry = ResilientLiveState(
+            RedisLiveState.from_url(settings.redis_url, prefix=settings.redis_prefix), clock
+        )
         health = live.health
     else:
         # Alone, in a local file: a restart after a crash takes the calls over.
@@ -222,9 +224,9 @@ def build_services(settings: Settings) -> Services:
             snapshots = LocalCallSnapshots(local)
         if settings.redis_url:  # several instances: snapshots and the websocket lease in Redis
             ari_redis = aioredis.Redis.from_url(settings.redis_url)
-            snapshots = RedisCallSnapshots(ari_redis)
+            snapshots = RedisCallSnapshots(ari_redis, prefix=f"{settings.redis_prefix}ari:snap:")
             leadership = RedisLeadership(
-                ari_redis, f"ivr:ari:leader:{settings.ari_app}", instance_id
+                ari_redis, f"{settings.redis_prefix}ari:leader:{settings.ari_app}", instance_id
             )
             services.closers += [leadership.release, ari_redis.aclose]
         services.ari = AriTransport(

@@ -22,6 +22,9 @@ class Settings(BaseSettings):
     # Records and live state
     database_url: str | None = None  # None: SQLite at <data_dir>/ivr.sqlite3
     redis_url: str | None = None  # None: in-process live state
+    # Every key and channel of the service in Redis starts with this (several deployments,
+    # or test runs, can share one Redis database).
+    redis_prefix: str = "ivr:"
 
     # Asterisk ARI (connects when ari_url is set)
     ari_url: str | None = None  # e.g. http://127.0.0.1:8088

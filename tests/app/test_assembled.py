@@ -171,12 +171,18 @@ async def test_given_laml_settings_then_signed_entry_webhook_is_answered_in_fren
 
 @pytest.mark.redis
 async def test_given_ari_and_redis_then_lifespan_starts_and_stops_releasing_the_lease(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     import redis.asyncio as aioredis
 
+    lease = f"{redis_prefix}ari:leader:ivr"
+
     settings = settings_for(
-        tmp_path, ari_url="http://127.0.0.1:9", redis_url=redis_url, instance_id="inst-a"
+        tmp_path,
+        ari_url="http://127.0.0.1:9",
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        instance_id="inst-a",
     )
     services = build_services(settings)
     app = create_app(services)
@@ -190,10 +196,10 @@ async def test_given_ari_and_redis_then_lifespan_starts_and_stops_releasing_the_
                 before = (await client.get("/healthz")).json()
                 assert before["live_state"]["backend"] != "memory"
                 for _ in range(50):
-                    if await probe.get("ivr:ari:leader:ivr") is not None:
+                    if await probe.get(lease) is not None:
                         break
                     await asyncio.sleep(0.05)
-                assert await probe.get("ivr:ari:leader:ivr") == b"inst-a"
+                assert await probe.get(lease) == b"inst-a"
                 health = (await client.get("/healthz")).json()
             # It holds the lease but cannot reach Asterisk: degraded, said so.
             assert health["ari"] == {
@@ -205,22 +211,28 @@ async def test_given_ari_and_redis_then_lifespan_starts_and_stops_releasing_the_
             assert health["status"] == "degraded"
             assert isinstance(health["routing_version"], int)
         # Shutdown ended within the grace period and released the websocket lease.
-        assert await probe.get("ivr:ari:leader:ivr") is None
+        assert await probe.get(lease) is None
     finally:
         await probe.aclose()
 
 
 @pytest.mark.redis
 async def test_given_another_instance_holds_the_ari_lease_then_health_says_standby_and_ok(
-    tmp_path: Path, redis_url: str
+    tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
     import redis.asyncio as aioredis
 
+    lease = f"{redis_prefix}ari:leader:ivr"
+
     settings = settings_for(
-        tmp_path, ari_url="http://127.0.0.1:9", redis_url=redis_url, instance_id="inst-b"
+        tmp_path,
+        ari_url="http://127.0.0.1:9",
+        redis_url=redis_url,
+        redis_prefix=redis_prefix,
+        instance_id="inst-b",
     )
     probe = aioredis.Redis.from_url(redis_url)
-    await probe.set("ivr:ari:leader:ivr", "inst-a", px=60_000)
+    await probe.set(lease, "inst-a", px=60_000)
     app = create_app(build_services(settings))
     try:
         async with (
@@ -231,7 +243,7 @@ async def test_given_another_instance_holds_the_ari_lease_then_health_says_stand
         assert health["ari"]["role"] == "en attente"
         assert health["ari"]["connected"] is False
         assert health["status"] == "ok", "a standby without the websocket is as expected"
-        assert await probe.get("ivr:ari:leader:ivr") == b"inst-a", "not released: not ours"
+        assert await probe.get(lease) == b"inst-a", "not released: not ours"
     finally:
         await probe.aclose()
 

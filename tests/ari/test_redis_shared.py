@@ -42,7 +42,6 @@ from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
 
 pytestmark = pytest.mark.redis
 
-KEY = "ivr:ari:leader:test"
 
 T = TypeVar("T")
 
@@ -65,6 +64,18 @@ async def within(seconds: float, awaitable: Awaitable[T], what: str) -> T:
             return await awaitable
     except TimeoutError:
         pytest.fail(f"{what}: not done within {seconds} s; tasks:\n{_tasks_report()}")
+
+
+@pytest.fixture
+def key(redis_prefix: str) -> str:
+    """The leadership key of this test's own (under its Redis prefix)."""
+    return f"{redis_prefix}ari:leader:test"
+
+
+@pytest.fixture
+def snap_prefix(redis_prefix: str) -> str:
+    """The call-snapshot key prefix of this test's own."""
+    return f"{redis_prefix}ari:snap:"
 
 
 @pytest.fixture
@@ -129,8 +140,9 @@ def full_snapshot() -> CallSnapshot:
 
 async def test_given_snapshot_when_saved_and_loaded_then_it_comes_back_identical(
     client: aioredis.Redis,
+    snap_prefix: str,
 ) -> None:
-    snapshots = RedisCallSnapshots(client, ttl_s=60)
+    snapshots = RedisCallSnapshots(client, ttl_s=60, prefix=snap_prefix)
     snapshot = full_snapshot()
 
     await snapshots.save("chan-1", snapshot)
@@ -139,22 +151,25 @@ async def test_given_snapshot_when_saved_and_loaded_then_it_comes_back_identical
     assert loaded == snapshot
     assert loaded is not None
     assert loaded.state.summary == snapshot.state.summary
-    assert 0 < await client.pttl("ivr:ari:snap:chan-1") <= 60_000
+    assert 0 < await client.pttl(f"{snap_prefix}chan-1") <= 60_000
     await snapshots.delete("chan-1")
     assert await snapshots.load("chan-1") is None
     assert await snapshots.load("never-saved") is None
 
 
-async def test_given_unreadable_snapshot_then_load_returns_none(client: aioredis.Redis) -> None:
-    await client.set("ivr:ari:snap:bad", b'{"state": {}}')
-    assert await RedisCallSnapshots(client).load("bad") is None
+async def test_given_unreadable_snapshot_then_load_returns_none(
+    client: aioredis.Redis, snap_prefix: str
+) -> None:
+    await client.set(f"{snap_prefix}bad", b'{"state": {}}')
+    assert await RedisCallSnapshots(client, prefix=snap_prefix).load("bad") is None
 
 
 async def test_given_two_instances_racing_then_exactly_one_leads_and_other_waits(
     client: aioredis.Redis,
+    key: str,
 ) -> None:
-    a = RedisLeadership(client, KEY, "a", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
-    b = RedisLeadership(client, KEY, "b", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
+    a = RedisLeadership(client, key, "a", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
+    b = RedisLeadership(client, key, "b", lease_s=0.6, renew_every_s=0.1, retry_s=0.02)
     tasks = {name: asyncio.ensure_future(lead.acquire()) for name, lead in (("a", a), ("b", b))}
     try:
         done, _ = await within(
@@ -163,7 +178,7 @@ async def test_given_two_instances_racing_then_exactly_one_leads_and_other_waits
             "one instance leads",
         )
         first, second = (a, b) if tasks["a"] in done else (b, a)
-        assert await client.get(KEY) == first.instance_id.encode()
+        assert await client.get(key) == first.instance_id.encode()
 
         await asyncio.sleep(1.5)  # more than two leases: renewals keep it with the first
         assert not tasks[second.instance_id].done(), "the other waits"
@@ -182,7 +197,7 @@ async def test_given_two_instances_racing_then_exactly_one_leads_and_other_waits
         assert await within(5, first.release(), "release") is False, "only the holder releases"
         assert await second.holder() == second.instance_id
         assert await within(5, second.release(), "release") is True
-        assert await client.get(KEY) is None
+        assert await client.get(key) is None
     finally:
         for task in tasks.values():
             task.cancel()
@@ -191,22 +206,25 @@ async def test_given_two_instances_racing_then_exactly_one_leads_and_other_waits
         await within(5, b.stop_renewing(), "clean up")
 
 
-async def test_given_lease_taken_by_another_then_renewal_sets_lost(client: aioredis.Redis) -> None:
-    a = RedisLeadership(client, KEY, "a", lease_s=0.5, renew_every_s=0.05)
+async def test_given_lease_taken_by_another_then_renewal_sets_lost(
+    client: aioredis.Redis, key: str
+) -> None:
+    a = RedisLeadership(client, key, "a", lease_s=0.5, renew_every_s=0.05)
     assert await within(5, a.acquire(), "acquire") is True
-    await client.set(KEY, "intruder")
+    await client.set(key, "intruder")
     await within(5, a.lost.wait(), "the renewal finds the lease taken")
     assert not a.leading
     assert await within(5, a.release(), "release") is False
-    assert await client.get(KEY) == b"intruder"
+    assert await client.get(key) == b"intruder"
 
 
 async def test_given_renewal_cancelled_while_a_command_is_in_flight_then_it_still_stops(
     client: aioredis.Redis,
+    key: str,
 ) -> None:
     """redis-py 8.1 can swallow a cancellation that lands mid-command; the renewal loop
     used to run on after it and ``stop_renewing`` (hence shutdown) waited forever."""
-    lead = RedisLeadership(client, KEY, "a", lease_s=0.5, renew_every_s=0.0005)
+    lead = RedisLeadership(client, key, "a", lease_s=0.5, renew_every_s=0.0005)
     rng = random.Random(4)
     for _ in range(300):
         assert await within(5, lead.acquire(), "acquire") is True
@@ -217,9 +235,10 @@ async def test_given_renewal_cancelled_while_a_command_is_in_flight_then_it_stil
 
 async def test_given_acquire_cancelled_while_a_command_is_in_flight_then_it_ends(
     client: aioredis.Redis,
+    key: str,
 ) -> None:
-    await client.set(KEY, "someone-else", px=60_000)
-    lead = RedisLeadership(client, KEY, "a", lease_s=0.5, renew_every_s=0.1, retry_s=0.0005)
+    await client.set(key, "someone-else", px=60_000)
+    lead = RedisLeadership(client, key, "a", lease_s=0.5, renew_every_s=0.1, retry_s=0.0005)
     rng = random.Random(7)
     for _ in range(300):
         task = asyncio.ensure_future(lead.acquire())
@@ -227,14 +246,15 @@ async def test_given_acquire_cancelled_while_a_command_is_in_flight_then_it_ends
         task.cancel()
         await within(2, asyncio.gather(task, return_exceptions=True), "a cancelled standby")
         assert task.cancelled()
-    assert await client.get(KEY) == b"someone-else"
+    assert await client.get(key) == b"someone-else"
 
 
 async def test_given_standby_when_stop_is_set_then_acquire_returns_false(
     client: aioredis.Redis,
+    key: str,
 ) -> None:
-    await client.set(KEY, "leader", px=60_000)
-    lead = RedisLeadership(client, KEY, "standby", lease_s=0.5, renew_every_s=0.1, retry_s=0.05)
+    await client.set(key, "leader", px=60_000)
+    lead = RedisLeadership(client, key, "standby", lease_s=0.5, renew_every_s=0.1, retry_s=0.05)
     stop = asyncio.Event()
     waiting = asyncio.ensure_future(lead.acquire(stop))
     await asyncio.sleep(0.2)
@@ -242,7 +262,7 @@ async def test_given_standby_when_stop_is_set_then_acquire_returns_false(
     stop.set()
     assert await within(2, waiting, "a standby told to stop") is False
     assert not lead.leading
-    assert await client.get(KEY) == b"leader"
+    assert await client.get(key) == b"leader"
     assert await within(2, lead.acquire(stop), "acquire once stopped") is False
 
 
@@ -312,12 +332,12 @@ async def until_finished(
 
 
 async def test_given_instance_dies_then_second_takes_waiting_and_connected_calls_through_redis(
-    harness: Harness, client: aioredis.Redis
+    harness: Harness, client: aioredis.Redis, key: str, snap_prefix: str
 ) -> None:
-    snapshots = CountedSnapshots(client, ttl_s=600)
-    first_lead = RedisLeadership(client, KEY, "first", lease_s=0.5, renew_every_s=0.1)
+    snapshots = CountedSnapshots(client, ttl_s=600, prefix=snap_prefix)
+    first_lead = RedisLeadership(client, key, "first", lease_s=0.5, renew_every_s=0.1)
     second_lead = RedisLeadership(
-        client, KEY, "second", lease_s=0.5, renew_every_s=0.1, retry_s=0.02
+        client, key, "second", lease_s=0.5, renew_every_s=0.1, retry_s=0.02
     )
     await harness.live.set_presence("01", AIN_LISTENERS[0], Presence.BUSY, harness.clock.now())
     harness.fake.default_destination = Destination("answer", after_s=3, talk_s=600)
@@ -364,7 +384,7 @@ async def test_given_instance_dies_then_second_takes_waiting_and_connected_calls
         assert outcomes[waiting] == (Outcome.CONNECTED, AIN_LISTENERS[0])
         assert outcomes[talking][0] is Outcome.CONNECTED
         assert harness.fake.leaks() == []
-        assert await client.keys("ivr:ari:snap:*") == []
+        assert await client.keys(f"{snap_prefix}*") == []
         await within(10, second.shutdown(), "shutdown")
     finally:
         await within(5, first_lead.release(), "release")
@@ -372,19 +392,19 @@ async def test_given_instance_dies_then_second_takes_waiting_and_connected_calls
         for instance in (first, second):
             if instance.task is not None and not instance.http.is_closed:
                 await within(10, instance.shutdown(), "shutdown")
-    assert await client.get(KEY) is None
+    assert await client.get(key) is None
 
 
 async def test_given_lease_lost_then_transport_drops_websocket_and_leads_again_later(
-    harness: Harness, client: aioredis.Redis
+    harness: Harness, client: aioredis.Redis, key: str
 ) -> None:
-    lead = RedisLeadership(client, KEY, "only", lease_s=0.5, renew_every_s=0.05, retry_s=0.02)
+    lead = RedisLeadership(client, key, "only", lease_s=0.5, renew_every_s=0.05, retry_s=0.02)
     instance = harness.instance()
     instance.transport.leadership = lead
     try:
         await within(10, instance.start(), "instance starts")
         await within(5, instance.transport.connected.wait(), "instance connects")
-        await client.set(KEY, "intruder", px=300)  # another instance took the lease
+        await client.set(key, "intruder", px=300)  # another instance took the lease
 
         await within(5, lead.lost.wait(), "the renewal finds the lease taken")
         await within(5, settle(), "settle")
@@ -402,10 +422,10 @@ async def test_given_lease_lost_then_transport_drops_websocket_and_leads_again_l
 
 
 async def test_given_standby_transport_when_stopped_then_it_ends_without_being_cancelled(
-    harness: Harness, client: aioredis.Redis
+    harness: Harness, client: aioredis.Redis, key: str
 ) -> None:
-    await client.set(KEY, "other-instance", px=60_000)
-    lead = RedisLeadership(client, KEY, "standby", lease_s=0.5, renew_every_s=0.1, retry_s=0.05)
+    await client.set(key, "other-instance", px=60_000)
+    lead = RedisLeadership(client, key, "standby", lease_s=0.5, renew_every_s=0.1, retry_s=0.05)
     instance = harness.instance()
     instance.transport.leadership = lead
     stop = asyncio.Event()
@@ -422,4 +442,4 @@ async def test_given_standby_transport_when_stopped_then_it_ends_without_being_c
         running.cancel()
         await within(5, asyncio.gather(running, return_exceptions=True), "clean up")
         await within(5, instance.http.aclose(), "clean up")
-    assert await client.get(KEY) == b"other-instance"
+    assert await client.get(key) == b"other-instance"

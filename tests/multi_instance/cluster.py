@@ -28,7 +28,6 @@ from ivr.records.db import make_engine, upgrade
 from ivr.records.store import CallRow, RecordStore
 from tests.state.helpers import REPO, SHIPPED, free_port
 
-LEDGER = "ivr:sim:ledger"
 ALL_WEEK = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
 
 
@@ -141,8 +140,11 @@ class Server:
 class Cluster:
     """Two instances, ``a`` and ``b``, on the same Redis and PostgreSQL."""
 
-    def __init__(self, directory: Path, redis_url: str, database_url: str) -> None:
+    def __init__(
+        self, directory: Path, redis_url: str, database_url: str, redis_prefix: str = "ivr:"
+    ) -> None:
         self.redis_url = redis_url
+        self.ledger_key = f"{redis_prefix}sim:ledger"
         self.database_url = database_url
         engine = make_engine(database_url)
         try:
@@ -152,6 +154,7 @@ class Cluster:
         config = always_open_config(directory)
         env = {
             "IVR_REDIS_URL": redis_url,
+            "IVR_REDIS_PREFIX": redis_prefix,
             "IVR_DATABASE_URL": database_url,
             "IVR_LEASE_S": "2",
             "IVR_HEARTBEAT_S": "0.25",
@@ -172,7 +175,7 @@ class Cluster:
     # ----------------------------------------------------------------- what happened
 
     def ledger(self) -> list[dict[str, Any]]:
-        return [json.loads(raw) for raw in self._redis.lrange(LEDGER, 0, -1)]
+        return [json.loads(raw) for raw in self._redis.lrange(self.ledger_key, 0, -1)]
 
     def events(self, event: str) -> list[dict[str, Any]]:
         return [e for e in self.ledger() if e["event"] == event]

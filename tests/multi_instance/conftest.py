@@ -54,7 +54,9 @@ async def shared(request: pytest.FixtureRequest) -> AsyncIterator[SharedState]:
     if request.param == "memory":
         yield InMemoryLiveState()
         return
-    state = RedisLiveState.from_url(request.getfixturevalue("redis_url"))
+    state = RedisLiveState.from_url(
+        request.getfixturevalue("redis_url"), prefix=request.getfixturevalue("redis_prefix")
+    )
     try:
         yield state
     finally:

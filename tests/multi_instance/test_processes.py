@@ -21,8 +21,10 @@ TIER1 = {"presses": ["93", "1"]}  # département 93, reason "connexion" (tier 1)
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, redis_url: str, postgres_url: str) -> Iterator[Cluster]:
-    two = Cluster(tmp_path, redis_url, postgres_url)
+def cluster(
+    tmp_path: Path, redis_url: str, redis_prefix: str, postgres_url: str
+) -> Iterator[Cluster]:
+    two = Cluster(tmp_path, redis_url, postgres_url, redis_prefix)
     try:
         two.start()
         yield two

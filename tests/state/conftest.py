@@ -28,7 +28,7 @@ async def live(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         store.close()
         return
     url: str = request.getfixturevalue("redis_url")
-    state = RedisLiveState.from_url(url)
+    state = RedisLiveState.from_url(url, prefix=request.getfixturevalue("redis_prefix"))
     try:
         yield state
     finally:
@@ -36,9 +36,12 @@ async def live(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
 
 
 @pytest.fixture
-async def redis_pair(redis_url: str) -> AsyncIterator[tuple[RedisLiveState, RedisLiveState]]:
+async def redis_pair(
+    redis_url: str, redis_prefix: str
+) -> AsyncIterator[tuple[RedisLiveState, RedisLiveState]]:
     """Two independent clients of the same Redis, as two instances of the service are."""
-    first, second = RedisLiveState.from_url(redis_url), RedisLiveState.from_url(redis_url)
+    first = RedisLiveState.from_url(redis_url, prefix=redis_prefix)
+    second = RedisLiveState.from_url(redis_url, prefix=redis_prefix)
     try:
         yield first, second
     finally:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -53,9 +53,9 @@ async def apply(state: Any, op: tuple[Any, ...]) -> Any:
     return await getattr(state, name)(*args)
 
 
-async def run_both(url: str, ops: list[tuple[Any, ...]]) -> None:
+async def run_both(url: str, prefix: str, ops: list[tuple[Any, ...]]) -> None:
     memory = InMemoryLiveState()
-    shared = RedisLiveState.from_url(url)
+    shared = RedisLiveState.from_url(url, prefix=prefix)
     try:
         for op in ops:
             expected = await apply(memory, op)
@@ -78,9 +78,8 @@ async def run_both(url: str, ops: list[tuple[Any, ...]]) -> None:
 )
 @given(ops=st.lists(OPERATIONS, max_size=40))
 def test_given_any_sequence_of_operations_then_redis_answers_like_the_in_process_state(
-    redis_url: str, ops: list[tuple[Any, ...]]
+    redis_url: str, redis_prefix: str, ops: list[tuple[Any, ...]]
 ) -> None:
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
-    asyncio.run(run_both(redis_url, ops))
+    # Each example starts from an empty state: keys of its own under the test's prefix.
+    example = f"{redis_prefix}{secrets.token_hex(4)}:"
+    asyncio.run(run_both(redis_url, example, ops))

@@ -106,7 +106,9 @@ def install(app: FastAPI, services: Services) -> SimulatedTransport:
     ledger = None
     close_ledger: Callable[[], Any] | None = None
     if services.settings.redis_url:
-        ledger, close_ledger = redis_ledger(services.settings.redis_url)
+        ledger, close_ledger = redis_ledger(
+            services.settings.redis_url, f"{services.settings.redis_prefix}sim:ledger"
+        )
     transport = SimulatedTransport(services.runtime, services.registry, ledger)
     app.include_router(internal_router(services, transport))
     inner: Callable[[FastAPI], AbstractAsyncContextManager[Any]] = app.router.lifespan_context
