@@ -54,3 +54,8 @@ def is_open(hours: Hours, timezone: str, calendar: Calendar, moment: datetime) -
     if hours.closed_on_public_holidays and holiday_name(calendar, day) is not None:
         return False
     return any(r.contains(clock) for r in hours.weekly.for_weekday(local.weekday()))
+
+
+def public_holidays(calendar: Calendar, year: int) -> list[tuple[date, str]]:
+    """The public holidays of ``year`` in that calendar, in date order, with their names."""
+    return sorted((day, str(name)) for day, name in _holidays(calendar, year).items())

@@ -9,7 +9,7 @@ import yaml
 
 from ivr.flow import prompts
 from ivr.prompts_audio import build, prompt_texts
-from ivr.transports.ari.dialplan import fallback_dialplan, number_forms
+from ivr.transports.ari.dialplan import fallback_dialplan, header_years, number_forms
 from routing.index import RouteIndex
 from tests.ari.harness import routing_config
 
@@ -55,12 +55,16 @@ def test_given_routing_file_then_fallback_routes_every_inbound_number_in_every_f
     assert "Playback(ivr/urgent_email)" in assistance
     # The prompts live in <sounds>/fr/ivr/: Playback finds them only in French.
     for context in generated.split("\n[ivr-fallback-")[1:]:
+        if context.startswith("hours-"):
+            continue  # a subroutine of the contexts, which set the language
         assert " same => n,Set(CHANNEL(language)=fr)" in context, context.split("]")[0]
 
 
 def test_given_committed_fallback_then_it_matches_the_routing_file() -> None:
     committed = (ROOT / "deploy/asterisk/extensions_fallback.conf").read_text()
-    assert committed == fallback_dialplan(routing_config())
+    years = header_years(committed)
+    assert years is not None, "the header says which years of public holidays it lists"
+    assert committed == fallback_dialplan(routing_config(), years=years)
 
 
 def write_silence(text: str, out: Path) -> None:

@@ -167,6 +167,8 @@ def test_given_fallback_dialplan_then_prompts_are_played_in_french() -> None:
     contexts = generated.split("\n[ivr-fallback-")[1:]
     assert contexts
     for context in contexts:
+        if context.startswith("hours-"):
+            continue  # the opening-hours subroutine plays nothing
         lines = context.splitlines()
         language = lines.index(" same => n,Set(CHANNEL(language)=fr)")
         playback = next(i for i, line in enumerate(lines) if "Playback(" in line)

@@ -14,6 +14,7 @@ from tests.laml.fakes import (
     ASSISTANCE,
     NATIONAL_SUPPORT,
     PARIS_115,
+    PARIS_LISTENERS,
     PARIS_LRO,
     PUBLIC_BASE_URL,
     Doc,
@@ -35,11 +36,17 @@ async def test_given_primary_failed_for_a_115_number_then_fallback_walks_the_lro
 ) -> None:
     call = InboundCall(service.phone, PARIS_115)
     doc = await service.phone.doc(FALLBACK, failed_request(call))
+    # The département's listeners first, all together (the plan the dialplan follows too).
+    assert doc.said() == []
+    assert doc.dialled() == list(PARIS_LISTENERS)
+    dial = doc.only("Dial")
+    assert dial.attrs["action"] == f"{FALLBACK}?step=1"
+    doc = await service.phone.doc(dial.attrs["action"], call.fields(DialCallStatus="no-answer"))
     assert doc.said() == [LRO_TRANSFER]
     assert doc.dialled() == [PARIS_LRO[0]]
     dial = doc.only("Dial")
-    assert dial.attrs["action"] == f"{FALLBACK}?step=1"
-    for step, number in enumerate(PARIS_LRO[1:], start=2):
+    assert dial.attrs["action"] == f"{FALLBACK}?step=2"
+    for step, number in enumerate(PARIS_LRO[1:], start=3):
         doc = await service.phone.doc(dial.attrs["action"], call.fields(DialCallStatus="no-answer"))
         dial = doc.only("Dial")
         assert doc.dialled() == [number]
@@ -121,8 +128,7 @@ async def test_given_runtime_slower_than_the_budget_then_fallback_document_in_ti
         monkeypatch.setattr(service.live, "queue_status", slow)
         call = InboundCall(service.phone, PARIS_115)
         doc = await call.start()
-        assert doc.said() == [LRO_TRANSFER]
-        assert doc.dialled() == [PARIS_LRO[0]]
+        assert doc.dialled() == list(PARIS_LISTENERS), "the fallback plan"
         await asyncio.sleep(0.35)
         await service.settle()
         assert service.runtime.state(call.sid) is None
@@ -143,7 +149,7 @@ async def test_given_unexpected_failure_in_a_caller_webhook_then_fallback_not_50
         first.only("Dial").attrs["action"], call.fields(DialCallStatus="busy")
     )
     assert response.status_code == 200
-    assert Doc.parse(response.content).dialled() == [PARIS_LRO[0]]
+    assert Doc.parse(response.content).dialled() == list(PARIS_LISTENERS), "the fallback plan"
 
 
 async def test_given_commands_for_a_caller_outside_the_queue_then_rest_redirect_renders_them(
@@ -170,8 +176,8 @@ async def test_given_batch_without_waiting_command_then_fallback_never_silence(
     await service.settle()
     [(_, url)] = service.provider.redirected
     doc = await service.phone.doc(url, call.fields())
-    assert doc.said() == [LRO_TRANSFER]
-    assert doc.dialled() == [PARIS_LRO[0]]
+    assert doc.said() == [], "the listeners ring at once: ringback, not silence"
+    assert doc.dialled() == list(PARIS_LISTENERS)
 
 
 async def test_given_commands_for_an_unknown_call_then_dropped(service: Harness) -> None:

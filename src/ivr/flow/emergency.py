@@ -46,6 +46,7 @@ from ivr.flow.vocabulary import (
     TimerFired,
 )
 from routing.config import DepartementConfig, RecordingPolicy
+from routing.fallback import LRO_RING_TIMEOUT_S
 
 EMERGENCY = FlowDefinition(Line.EMERGENCY)
 
@@ -53,7 +54,6 @@ MENUS = (Phase.DEPT_MENU, Phase.CORSE_MENU, Phase.OUTREMER_MENU)
 WAITING = (Phase.QUEUED, Phase.QUEUE_REFRESH)
 CALLBACK_DIGIT = "1"
 CALLBACK_OFFER_TIMEOUT_S = 8
-LRO_RING_TIMEOUT_S = 30
 REQUEUE_PRIORITY = 1
 
 

@@ -28,6 +28,7 @@ from ivr.flow.vocabulary import (
     Role,
 )
 from routing.config import RoutingConfig
+from routing.fallback import FallbackPlans
 from routing.index import RouteIndex
 
 
@@ -244,6 +245,8 @@ class CallFlow:
     ) -> None:
         self.config = config
         self.routes = RouteIndex(config)
+        # Where a call goes when the service cannot take it (rendered by each transport).
+        self.fallback = FallbackPlans(config, self.routes)
         self._definitions = {Line.ASSISTANCE: assistance, Line.EMERGENCY: emergency}
         self._start = start
         # Where a call should go when its number does not say (geolocation); a read of

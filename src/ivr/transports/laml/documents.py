@@ -6,10 +6,12 @@ spoken by the provider.
 
 The fallback document is what ``POST /laml/fallback`` answers when the provider could not
 get a document from the primary webhook (timeout, error): it needs nothing but the routing
-configuration, so it works while the rest of the service does not. A 115 call goes down its
-département's LRO chain (or the national one), one number per ``<Dial>``, each ``action``
-coming back here with the next step; the assistance line rings national support when it is
-open, and otherwise gives the urgent e-mail message: never silence.
+configuration, so it works while the rest of the service does not. It follows the fallback
+plan of ``routing.fallback`` (the one the Asterisk dialplan follows): a 115 call rings its
+département's listeners, then goes down its LRO chain (or the national one), one ``<Dial>``
+per step, each ``action`` coming back here with the next step; the assistance line rings
+national support when it is open, and otherwise gives the urgent e-mail message: never
+silence.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from ivr.flow.vocabulary import Prompt, SayNumber, Sound
 from ivr.transports.laml.config import Urls
 from ivr.transports.laml.verbs import Document
 
-LRO_RING_TIMEOUT_S = 30
 ANSWERED_DIAL_STATUSES = frozenset({"completed", "answered"})
 
 
@@ -53,49 +54,30 @@ def fallback_document(
     dial_status: str | None,
     now: datetime,
 ) -> bytes:
-    """The document for step ``step`` of the fallback path of a call to ``to_number``."""
+    """The document for step ``step`` of the fallback plan of a call to ``to_number``.
+
+    Each ``<Dial>`` of the plan (``routing.fallback``, which the Asterisk dialplan follows
+    too) comes back here with the index of the next step; a step whose hours are closed is
+    skipped; after the last one, the plan's last word and a hang-up.
+    """
     doc = Document()
     if step > 0 and dial_status in ANSWERED_DIAL_STATUSES:
         doc.hangup()  # the previous step connected the caller; the conversation is over
         return doc.to_bytes()
-    route = flow.routes.route(to_number) if to_number else None
-    if route is not None and route.line == "assistance":
-        _assistance(flow, urls, speaker, doc, step, now)
-    else:
-        departement = route.departement if route is not None else None
-        _lro(flow, urls, speaker, doc, departement, step)
-    return doc.to_bytes()
-
-
-def _lro(
-    flow: CallFlow,
-    urls: Urls,
-    speaker: Speaker,
-    doc: Document,
-    departement: str | None,
-    step: int,
-) -> None:
-    chain = flow.routes.lro(departement if departement in flow.config.departements else None)
-    if step >= len(chain):
-        speaker.speak(doc, prompts.fixed("lro_failed"))
+    plan = flow.fallback.for_number(to_number)
+    position = plan.next_step(max(step, 0), now)
+    if position is None:
+        last = plan.last_word
+        if last.configured_text is not None:
+            speaker.speak(doc, prompts.configured(last.prompt, last.configured_text))
+        else:
+            speaker.speak(doc, prompts.fixed(last.prompt))
         doc.hangup()
-        return
-    if step == 0:
-        speaker.speak(doc, prompts.fixed("lro_transfer"))
-    dial = doc.dial(timeout_s=LRO_RING_TIMEOUT_S, action=urls.fallback(step + 1))
-    doc.number(dial, chain[step].number)
-
-
-def _assistance(
-    flow: CallFlow, urls: Urls, speaker: Speaker, doc: Document, step: int, now: datetime
-) -> None:
-    support = flow.config.national.support
-    if step == 0 and flow.routes.tier2_open(now):
-        speaker.speak(doc, prompts.fixed("transfer_tier2"))
-        dial = doc.dial(timeout_s=support.ring_timeout_s, action=urls.fallback(1))
-        for contact in support.numbers:
-            doc.number(dial, contact.number)
-        return
-    urgent = flow.config.national.urgent_email.prompt
-    speaker.speak(doc, prompts.configured("urgent_email", urgent))
-    doc.hangup()
+        return doc.to_bytes()
+    current = plan.steps[position]
+    if current.announcement is not None:
+        speaker.speak(doc, prompts.fixed(current.announcement))
+    dial = doc.dial(timeout_s=current.ring_timeout_s, action=urls.fallback(position + 1))
+    for number in current.numbers:
+        doc.number(dial, number)
+    return doc.to_bytes()
