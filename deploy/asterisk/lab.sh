@@ -7,10 +7,13 @@
 #       (shared libraries) and then Asterisk into PREFIX. Nothing is downloaded: pjproject is
 #       built outside Asterisk's bundled build, and menuselect drops every sound package.
 #       Steps already done are skipped (remove PREFIX/build/<step>.done to redo one).
-#   lab.sh start --prefix DIR [--prompts DIR]
+#   lab.sh start --prefix DIR [--prompts DIR] [--routing FILE] [--fallback-template T]
 #       Writes the lab configuration (PREFIX/lab/etc) from deploy/asterisk/*.conf plus the
 #       lab-only overrides, generates the French digits and music on hold, links the
-#       prompts, starts Asterisk in the background and waits until ARI answers.
+#       prompts, starts Asterisk in the background and waits until ARI answers. With
+#       --fallback-template (e.g. 'Local/{number}@lab-outbound'), the fallback dialplan is
+#       generated again from the routing file (default config/departments.yaml) with that
+#       dial template, so that the fallback reaches the lab's fake destinations.
 #   lab.sh stop --prefix DIR
 #   lab.sh cli --prefix DIR -- 'command'          (asterisk -rx)
 #   lab.sh call --prefix DIR --to NUMBER [--from NUMBER] [--script 'W D W D ... W']
@@ -41,7 +44,7 @@ log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -380,11 +383,14 @@ wait_ari() {
 }
 
 cmd_start() {
-    local prefix="" prompts="$SCRIPT_DIR/../../prompts/fr"
+    local prefix="" prompts="$SCRIPT_DIR/../../prompts/fr" fallback_template="" root
+    local routing="$SCRIPT_DIR/../../config/departments.yaml"
     while (($#)); do
         case "$1" in
             --prefix) prefix="$2"; shift 2 ;;
             --prompts) prompts="$2"; shift 2 ;;
+            --routing) routing="$2"; shift 2 ;;
+            --fallback-template) fallback_template="$2"; shift 2 ;;
             -h|--help) usage ;;
             *) die "start: unknown argument $1" ;;
         esac
@@ -394,6 +400,14 @@ cmd_start() {
     [[ -d $prompts ]] || die "no prompts directory $prompts"
     prompts="$(realpath "$prompts")"
     write_config
+    if [[ -n $fallback_template ]]; then
+        root="$(realpath "$SCRIPT_DIR/../..")"
+        routing="$(realpath "$routing")"
+        (cd "$root" && "${IVR_PYTHON:-$root/.venv/bin/python}" -m ivr.transports.ari.dialplan \
+            "$routing" "$fallback_template") >"$CONF/extensions_fallback.conf" \
+            || die "could not generate the fallback dialplan (IVR_PYTHON: the project's Python)"
+        log "fallback dialplan from $routing with $fallback_template"
+    fi
     make_sounds "$prompts"
     if is_running; then
         log "Asterisk already running (pid $(cat "$RUNDIR/asterisk.pid")): reloading the configuration"

@@ -23,14 +23,21 @@ import pytest
 
 from ivr.runtime.live_state import InMemoryLiveState
 from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
+from ivr.state.local import DurableLiveState, LocalStore
 from ivr.transports.ari import AriTransport
+from ivr.transports.ari.local_snapshots import LocalCallSnapshots
 from ivr.transports.ari.testing import Caller, Destination, VirtualClock, settle
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, URL, Harness, flow
 
 DATA = Path(__file__).parent / "data" / "real-calls.jsonl"
 # Calls whose course does not depend on the lab's routing file (hours open all day, the
 # 115 Paris announcements every 20 s): replayed with config/departments.yaml at 10:00.
-REPLAYED = ["assistance-referent-answers", "assistance-tier2-busy-congestion", "115-no-listener"]
+REPLAYED = [
+    "assistance-referent-answers",
+    "assistance-tier2-busy-congestion",
+    "115-no-listener",
+    "assistance-type-ahead-welcome",
+]
 
 
 def recorded() -> dict[str, list[dict[str, Any]]]:
@@ -191,3 +198,134 @@ async def test_given_tier2_busy_then_congestion_then_fake_tells_the_caller_side_
     assert "Dial:CONGESTION" in story
     assert _story(emitted, channel) == story
     assert harness.fake.leaks() == []
+
+
+class _Process:
+    """One ``ivr serve`` process of a recording, on the embedded default's local file."""
+
+    def __init__(self, clock: VirtualClock, file: Path, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.sent: list[tuple[str, str]] = []
+        self.fed = asyncio.Event()
+        # What this process's GETs were answered (at a restart: the calls still up).
+        self.answers: dict[str, list[Any]] = defaultdict(list)
+        for row in rows:
+            if row["dir"] == "out" and row["method"] == "GET":
+                self.answers[row["path"]].append(row.get("body", []))
+        self.store = LocalStore(file)
+        self.live = DurableLiveState(self.store, monotonic=clock.monotonic)
+        self.runtime = CallRuntime(
+            flow(),
+            self.live,
+            clock.now,
+            timers=clock,
+            records=MemoryRecords(),
+            callbacks=MemoryCallbacks(),
+            registry=self.live,
+            instance_id=rows[0]["process"],
+        )
+        self.http = httpx.AsyncClient(transport=httpx.MockTransport(self._handle))
+        inbound = [row for row in rows if row["dir"] == "in"]
+
+        @asynccontextmanager
+        async def connect(
+            url: str, headers: Mapping[str, str]
+        ) -> AsyncIterator[AsyncIterator[str]]:
+            async def messages() -> AsyncIterator[str]:
+                for row in inbound:
+                    await clock.advance(max(0.0, row["t"] - clock.t))
+                    yield json.dumps(row["event"])
+                await clock.advance(1)
+                self.fed.set()
+                await asyncio.Event().wait()
+                yield ""  # never reached
+
+            yield messages()
+
+        self.transport = AriTransport(
+            url=URL,
+            user="ivr",
+            password="secret",
+            app="ivr",
+            dial_template="Local/{number}@ivr-outbound",
+            runtime=self.runtime,
+            http=self.http,
+            connector=connect,
+            scheduler=clock,
+            snapshots=LocalCallSnapshots(self.store),
+        )
+        self.transport.token = (
+            _token(rows) if any("/play/" in r.get("path", "") for r in rows) else ""
+        )
+        self.stop = asyncio.Event()
+        self.task: asyncio.Future[None] | None = None
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/ari")
+        if request.method == "GET":
+            answers = self.answers.get(path)
+            return httpx.Response(200, json=answers.pop(0) if answers else [])
+        self.sent.append((request.method, path))
+        return _reply(request)
+
+    def start(self) -> None:
+        self.task = asyncio.ensure_future(self.transport.run(self.stop))
+
+    def expected(self) -> list[tuple[str, str]]:
+        return [
+            (row["method"], row["path"])
+            for row in sorted((r for r in self.rows if r["dir"] == "out"), key=lambda r: r["t"])
+            if row["method"] != "GET"
+        ]
+
+
+async def test_given_real_kill_during_a_conversation_when_replayed_then_restart_leaves_it_talking(
+    tmp_path: Path,
+) -> None:
+    # Recorded on Asterisk 22.10.1: a Paris referent answered, `kill -9` of `ivr serve`
+    # (embedded default, no Redis) 10 s into the conversation, a new process 2 s later;
+    # the caller hung up 25 s after that. The new process found the call in its local file,
+    # adopted it (GET /channels, /bridges), played nothing and hung nothing up until the
+    # caller left, then hung up the referent's leg and destroyed the bridge.
+    rows = recorded()["assistance-restart-while-bridged"]
+    assert {row["process"] for row in rows} == {"p1", "p2"}
+    clock = VirtualClock(MONDAY_10H)
+    file = tmp_path / "live-state.sqlite3"
+
+    first = _Process(clock, file, [r for r in rows if r["process"] == "p1"])
+    first.start()
+    await asyncio.wait_for(first.fed.wait(), timeout=30)
+    assert first.sent == first.expected()
+    # kill -9: nothing cleaned up, nothing more sent.
+    assert first.task is not None
+    first.task.cancel()
+    await asyncio.gather(first.task, return_exceptions=True)
+    for call in first.transport.calls.values():
+        call.ended = True
+    await first.transport.close()
+    for key in list(first.runtime.calls):
+        first.runtime.timers.cancel_call(key)
+    first.runtime.calls.clear()
+    await first.http.aclose()
+    first.store.close()
+
+    second = _Process(clock, file, [r for r in rows if r["process"] == "p2"])
+    assert second.live.recovered == 1
+    second.start()
+    await asyncio.wait_for(second.fed.wait(), timeout=30)
+    second.stop.set()
+    assert second.task is not None
+    await second.task
+    await second.transport.close()
+    await second.runtime.drain()
+    await second.http.aclose()
+    await settle()
+
+    assert second.sent == second.expected()
+    assert not [path for _, path in second.sent if "/play/" in path], "nothing played again"
+    assert second.sent == [
+        ("DELETE", f"/channels/{rows[0]['event']['channel']['id']}-leg4-{_token(rows)}"),
+        ("DELETE", f"/bridges/{rows[0]['event']['channel']['id']}-bridge"),
+    ]
+    assert second.transport.calls == {}
+    second.store.close()
