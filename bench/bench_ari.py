@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from tests.support.fake_asterisk import FakeAsterisk, VirtualClock, settle
 
 from ivr.flow import build_flow
 from ivr.runtime.live_state import InMemoryLiveState, Presence
@@ -36,7 +37,6 @@ from ivr.runtime.runtime import CallRuntime
 from ivr.transports.ari import AriTransport
 from ivr.transports.ari.client import AriClient, AriError
 from ivr.transports.ari.swagger import AriSpec
-from ivr.transports.ari.testing import FakeAsterisk, VirtualClock, settle
 from routing.loader import load_config
 
 CALLS = int(__import__("os").environ.get("BENCH_CALLS", "2000"))

@@ -3,6 +3,8 @@
 # Usage: scripts/bench.sh [bench/bench_flow.py ...]   (default: every bench/bench_*.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The benchmarks drive the fake Asterisk of the test support (tests/support, not shipped).
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 scripts/setup.sh dev
 pin=()
 command -v taskset >/dev/null && pin=(taskset -c 0)

@@ -243,7 +243,7 @@ def simulate(
 
         flow.locate = CallLocator(Locator(GeoIndex.load()), RecentPositions(), flow.routes).hint
     call = Simulator(flow).run(script, moment)
-    from ivr.records.cli import record_simulation  # the records need SQLAlchemy: load late
+    from ivr.records_cli import record_simulation  # the records need SQLAlchemy: load late
 
     warning = record_simulation(call, moment, Settings())
     if warning is not None:
@@ -360,8 +360,8 @@ def accounts_add(
     password: str,
 ) -> None:
     """Crée un compte ; LOGIN est l'identifiant SI SIAO de la personne."""
-    from ivr.records.cli import _open_store, cli_actor
     from ivr.records.models import AccountRole
+    from ivr.records_cli import _open_store, cli_actor
     from ivr.web import AccountError, create_account
 
     grants: list[tuple[AccountRole, str | None]] = []
@@ -395,7 +395,7 @@ def _register_commands() -> None:
     """Commands that live beside the packages they drive."""
     from geoloc.cli import locate
     from ivr.prompts_audio import prompts_group
-    from ivr.records.cli import calls_group, db_group, purge_command
+    from ivr.records_cli import calls_group, db_group, purge_command
     from sisiao_link.cli import sandbox_command
 
     main.add_command(locate)

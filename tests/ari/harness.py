@@ -16,9 +16,9 @@ from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
 from ivr.sim.simulator import CallScript
 from ivr.transports.ari import AriTransport, Backoff, CallSnapshots
 from ivr.transports.ari.swagger import AriSpec
-from ivr.transports.ari.testing import Caller, Destination, FakeAsterisk, VirtualClock, settle
 from routing.config import RoutingConfig
 from routing.loader import load_config
+from tests.support.fake_asterisk import Caller, Destination, FakeAsterisk, VirtualClock, settle
 
 # Monday 23 November 2026, 10:00 in Paris: tier 1 and tier 2 are both open.
 MONDAY_10H = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

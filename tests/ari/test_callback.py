@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.transports.ari.testing import Destination
 from ivr.transports.ari.transport import CallbackResult
 from tests.ari.harness import Harness, routing_config
+from tests.support.fake_asterisk import Destination
 
 LISTENER = "+33261910000"
 PERSON = "+33612345678"

@@ -16,9 +16,9 @@ from ivr.flow import Phase
 from ivr.flow.vocabulary import Outcome
 from ivr.runtime.live_state import Presence
 from ivr.transports.ari import MemorySnapshots
-from ivr.transports.ari.testing import Caller, Destination, settle
 from tests.ari.harness import GATHER_PROMPTS, Harness
 from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
+from tests.support.fake_asterisk import Caller, Destination, settle
 
 
 async def test_given_leader_killed_before_its_lease_lapses_then_standby_claims_and_carries_calls(

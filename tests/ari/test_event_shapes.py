@@ -10,8 +10,8 @@ import pytest
 
 from ivr.flow.vocabulary import Outcome
 from ivr.sim.simulator import CallScript
-from ivr.transports.ari.testing import FakeAsterisk
 from tests.ari.harness import Harness
+from tests.support.fake_asterisk import FakeAsterisk
 
 SAMPLES = (
     Path(__file__).parent.parent.parent / "src/ivr/transports/ari/api_docs/event-samples.jsonl"

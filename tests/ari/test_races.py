@@ -6,9 +6,9 @@ from datetime import datetime
 
 from ivr.flow.vocabulary import DialOutcome, Outcome
 from ivr.sim.simulator import CallScript, Simulator
-from ivr.transports.ari.testing import Caller, Destination, settle
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, Harness, flow
 from tests.ari.test_scenarios import AIN_REFERENTS, ASSISTANCE, CALLER, story
+from tests.support.fake_asterisk import Caller, Destination, settle
 
 
 class Recordings:

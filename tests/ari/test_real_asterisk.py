@@ -15,9 +15,9 @@ from ivr.runtime.live_state import Presence
 from ivr.sim.simulator import CallScript
 from ivr.transports.ari.dialplan import fallback_dialplan
 from ivr.transports.ari.mapping import dial_endpoint
-from ivr.transports.ari.testing import Caller, Destination, settle
 from tests.ari.harness import GATHER_PROMPTS, Harness, routing_config
 from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
+from tests.support.fake_asterisk import Caller, Destination, settle
 
 LOCAL = "Local/{number}@ivr-outbound"
 FIRST_REFERENT = "+33199000000"

@@ -26,8 +26,8 @@ from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.transports.ari import AriTransport
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
-from ivr.transports.ari.testing import Caller, Destination, VirtualClock, settle
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, URL, Harness, flow
+from tests.support.fake_asterisk import Caller, Destination, VirtualClock, settle
 
 DATA = Path(__file__).parent / "data" / "real-calls.jsonl"
 # Calls whose course does not depend on the lab's routing file (hours open all day, the

@@ -7,9 +7,9 @@ from ivr.flow.vocabulary import Outcome
 from ivr.runtime.live_state import Presence
 from ivr.sim.simulator import CallScript, Simulator
 from ivr.transports.ari import MemorySnapshots
-from ivr.transports.ari.testing import Caller, Destination, settle
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, Harness, flow
 from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER, story
+from tests.support.fake_asterisk import Caller, Destination, settle
 
 
 def tier1_script() -> CallScript:

@@ -15,9 +15,9 @@ from ivr.flow.vocabulary import Outcome
 from ivr.runtime.live_state import Presence
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
-from ivr.transports.ari.testing import Caller, Destination
 from tests.ari.harness import GATHER_PROMPTS, Harness, Instance
 from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
+from tests.support.fake_asterisk import Caller, Destination
 
 PARIS_REFERENT = "+33199000750"
 

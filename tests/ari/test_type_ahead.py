@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from ivr.flow.vocabulary import Outcome
 from ivr.sim.simulator import CallScript, Simulator
-from ivr.transports.ari.testing import Caller
 from tests.ari.harness import MONDAY_10H, Harness, flow
 from tests.ari.test_scenarios import ASSISTANCE, CALLER, story
+from tests.support.fake_asterisk import Caller
 
 PARIS_REFERENT = "+33199000750"
 SUPPORT = {"+33536490001", "+33536490002"}

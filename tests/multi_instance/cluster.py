@@ -1,8 +1,8 @@
 """Two real ``ivr`` server processes on one Redis and one PostgreSQL, driven over HTTP.
 
-Each process is ``python -m ivr.state.serve`` (``ivr serve`` plus the internal endpoints and
-the node's lifespan), with its own instance id, data directory and log file. Calls are
-simulated inside the processes (``POST /internal/simulate``); what they did is read from
+Each process is ``python -m tests.support.node_serve`` (``ivr serve`` plus the internal
+endpoints and the node's lifespan), with its own instance id, data directory and log file.
+Calls are simulated inside the processes (``POST /internal/simulate``); what they did is read from
 the simulated transport's ledger (a Redis list) and from the call records in PostgreSQL.
 """
 
@@ -69,7 +69,7 @@ class Server:
             [
                 sys.executable,
                 "-m",
-                "ivr.state.serve",
+                "tests.support.node_serve",
                 "--port",
                 str(self.port),
                 "--config",

@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 from ivr.composition import Services
 from ivr.flow.vocabulary import CallStarted
 from ivr.runtime.live_state import Presence
-from ivr.state.simulated import SimScript, SimulatedTransport, redis_ledger
+from tests.support.simulated import SimScript, SimulatedTransport, redis_ledger
 
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 

@@ -1,8 +1,9 @@
-"""``python -m ivr.state.serve``: ``ivr serve`` with the internal endpoints and the node.
+"""``python -m tests.support.node_serve``: ``ivr serve`` with the internal endpoints.
 
-Until ``create_app`` mounts ``ivr.state.http.install`` itself, this is how an instance runs
-with its cluster membership (lease, takeovers, clean hand-over on SIGTERM) and accepts
-simulated calls; the multi-instance tests start two of them.
+A test server, not shipped: an instance (``ivr serve``'s app, whose lifespan runs the node:
+lease, takeovers, clean hand-over on SIGTERM) that also accepts simulated calls over HTTP
+(``tests.support.node_http``); the multi-instance tests start two of them from the
+repository's root.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import click
 def main(host: str | None, port: int | None, config_path: str | None) -> None:
     """Lance une instance du service avec ses points d'entrée internes."""
     from ivr.cli import run_service
-    from ivr.state.http import install
+    from tests.support.node_http import install
 
     run_service(host, port, config_path, extend=install)
 

@@ -1,0 +1,1 @@
+"""Test support that never ships: development servers and simulated transports."""
