@@ -18,14 +18,8 @@ from typing import Any, TypeVar
 
 import httpx
 import pydantic
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-)
 
+from resilience import Backoff, retry
 from sisiao_link.breaker import CircuitBreaker
 from sisiao_link.port import (
     IDEMPOTENCY_HEADER,
@@ -269,17 +263,14 @@ class HttpSiSiaoClient:
         return result
 
     async def _retrying(self, attempt: Callable[[], Awaitable[T]]) -> T:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._retry_attempts) | stop_after_delay(self._retry_max_delay),
-            wait=wait_exponential(multiplier=self._retry_initial_wait, max=self._retry_max_wait),
-            retry=retry_if_exception_type(_TransientFailure),
+        return await retry(
+            attempt,
+            retry_on=_TransientFailure,
+            attempts=self._retry_attempts,
+            max_delay_s=self._retry_max_delay,
+            backoff=Backoff(self._retry_initial_wait, maximum_s=self._retry_max_wait, jitter=False),
             sleep=self._sleep,
-            reraise=True,
         )
-        async for attempt_state in retrying:
-            with attempt_state:
-                return await attempt()
-        raise AssertionError("unreachable: tenacity reraises the last failure")  # pragma: no cover
 
     async def _send_authenticated(
         self,

@@ -23,6 +23,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from resilience import Backoff
 from sisiao_link.port import (
     MAX_LOT,
     Clock,
@@ -192,8 +193,7 @@ class Outbox:
         self._clock = clock
         self._batch_size = batch_size
         self._send_batch = max(1, min(send_batch, MAX_LOT))
-        self._backoff_initial = backoff_initial
-        self._backoff_max = backoff_max
+        self._backoff = Backoff(backoff_initial, maximum_s=backoff_max, jitter=False)
         self._idle_poll = idle_poll
         self._sleep = sleep
         self._drain_lock = asyncio.Lock()
@@ -323,7 +323,7 @@ class Outbox:
                 report = DrainReport(unavailable=True, error="erreur interne")
             if report.unavailable:
                 failures += 1
-                delay = min(self._backoff_max, self._backoff_initial * 2 ** (failures - 1))
+                delay = self._backoff.delay(failures - 1)
                 await self._wait(delay, stop_event, wake_on_submit=False)
             else:
                 failures = 0

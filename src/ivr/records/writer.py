@@ -26,6 +26,7 @@ from pathlib import Path
 from ivr.flow.vocabulary import CallSummary
 from ivr.records.store import CallbackRequest, CallRecord, Item, RecordStore, item_from_dict
 from ivr.runtime.runtime import FinishedCall
+from resilience import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +76,7 @@ class RecordWriter:
         self._batch_size = batch_size
         self._max_queue = max_queue
         self._linger_s = linger_s
-        self._backoff_initial_s = backoff_initial_s
-        self._backoff_max_s = backoff_max_s
+        self._backoff = Backoff(backoff_initial_s, maximum_s=backoff_max_s, jitter=False)
         self._queue: deque[Item] = deque()
         self._in_flight = 0
         self._cond = threading.Condition()
@@ -191,7 +191,7 @@ class RecordWriter:
             return batch
 
     def _run(self) -> None:
-        backoff = self._backoff_initial_s
+        failures = 0  # in a row
         while (batch := self._take_batch()) is not None:
             try:
                 result = self.store.write(batch)
@@ -205,11 +205,12 @@ class RecordWriter:
                     if self._stopping and time.monotonic() >= self._deadline:
                         self._cond.notify_all()
                         return
+                    backoff = self._backoff.delay(failures)
                     log.warning("records not written (%s), retry in %.1f s", exc, backoff)
                     self._cond.wait(min(backoff, max(self._deadline - time.monotonic(), 0)))
-                backoff = min(backoff * 2, self._backoff_max_s)
+                failures += 1
                 continue
-            backoff = self._backoff_initial_s
+            failures = 0
             if result.duplicates:
                 log.info("records already written, left as they were: %s", result.duplicates)
             with self._cond:

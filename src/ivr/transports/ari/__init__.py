@@ -4,7 +4,6 @@ from ivr.transports.ari.client import AriClient, AriError, AriNotFoundError, web
 from ivr.transports.ari.transport import (
     AlwaysLeader,
     AriTransport,
-    Backoff,
     CallSnapshot,
     CallSnapshots,
     Leadership,
@@ -12,6 +11,7 @@ from ivr.transports.ari.transport import (
     MemorySnapshots,
     Scheduler,
 )
+from resilience import Backoff
 
 __all__ = [
     "AlwaysLeader",

@@ -14,11 +14,10 @@ import asyncio
 import contextlib
 import copy
 import logging
-import random
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -66,6 +65,7 @@ from ivr.transports.ari.mapping import (
     dial_outcome_from_status,
     media_uris,
 )
+from resilience import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -134,20 +134,6 @@ class AlwaysLeader:
 
     async def acquire(self, stop: asyncio.Event | None = None) -> bool:
         return True
-
-
-@dataclass(slots=True)
-class Backoff:
-    """Exponential reconnect delays with jitter, capped."""
-
-    initial_s: float = 0.5
-    factor: float = 2.0
-    maximum_s: float = 30.0
-    rng: random.Random = field(default_factory=random.Random)
-
-    def delay(self, attempt: int) -> float:
-        base = min(self.maximum_s, self.initial_s * self.factor**attempt)
-        return base * self.rng.uniform(0.5, 1.0)
 
 
 class Wait(StrEnum):

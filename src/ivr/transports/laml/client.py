@@ -21,13 +21,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-)
+
+from resilience import Backoff, retry
 
 log = logging.getLogger(__name__)
 
@@ -162,17 +157,14 @@ class ProviderClient:
     async def _retrying(
         self, attempt: Callable[[], Awaitable[T]], retry_on: type[ProviderUnavailableError]
     ) -> T:
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self._attempts) | stop_after_delay(self._max_delay),
-            wait=wait_exponential(multiplier=0.2, max=1.0),
-            retry=retry_if_exception_type(retry_on),
+        return await retry(
+            attempt,
+            retry_on=retry_on,
+            attempts=self._attempts,
+            max_delay_s=self._max_delay,
+            backoff=Backoff(0.2, maximum_s=1.0, jitter=False),
             sleep=self._sleep,
-            reraise=True,
         )
-        async for state in retrying:
-            with state:
-                return await attempt()
-        raise AssertionError("unreachable: tenacity reraises the last failure")  # pragma: no cover
 
     async def _send(
         self,
