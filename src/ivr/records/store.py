@@ -5,7 +5,7 @@ calls it from its own thread, never from the event loop."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -414,20 +414,13 @@ class RecordStore:
                     }
                     for c in callbacks
                 ]
-                stmt = self._insert(CALLBACKS).on_conflict_do_nothing(index_elements=["call_id"])
-                inserted = conn.execute(stmt.returning(CALLBACKS.c.id), rows)
-                result.callbacks = len(inserted.all())
+                result.callbacks = len(self._insert_new(conn, CALLBACKS, rows))
         return result
 
     def _write_calls(
         self, conn: sa.Connection, calls: Sequence[CallRecord], result: WriteResult
     ) -> None:
-        table = CALLS
-        unique: dict[str, CallRecord] = {}
-        for record in calls:
-            if record.call_id in unique:
-                result.duplicates.append(record.call_id)
-            unique.setdefault(record.call_id, record)
+        unique = _unique_calls(calls, result)
         rows = [
             {
                 "call_id": r.call_id,
@@ -452,42 +445,25 @@ class RecordStore:
             }
             for r in unique.values()
         ]
-        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["call_id"])
-        inserted = {
-            call_id: pk
-            for pk, call_id in conn.execute(stmt.returning(table.c.id, table.c.call_id), rows).all()
-        }
+        inserted = self._insert_new(conn, CALLS, rows)
         result.duplicates += [call_id for call_id in unique if call_id not in inserted]
         result.calls = len(inserted)
-        legs = [
-            {
-                "call_pk": inserted[r.call_id],
-                "seq": n,
-                "number": leg.number,
-                "role": leg.role,
-                "result": leg.result,
-                "started_at": leg.started_at,
-            }
-            for r in unique.values()
-            if r.call_id in inserted
-            for n, leg in enumerate(r.legs)
-        ]
+        new = [r for r in unique.values() if r.call_id in inserted]
+        legs = [dict(zip(LEG_COLUMNS, row, strict=True)) for row in _leg_rows(new, inserted)]
         if legs:
             conn.execute(sa.insert(LEGS), legs)
-        events = [
-            {
-                "call_pk": inserted[r.call_id],
-                "seq": n,
-                "kind": event.kind,
-                "detail": event.detail,
-                "at": event.at,
-            }
-            for r in unique.values()
-            if r.call_id in inserted
-            for n, event in enumerate(r.events)
-        ]
+        events = [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in _event_rows(new, inserted)]
         if events:
             conn.execute(sa.insert(EVENTS), events)
+
+    def _insert_new(
+        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Insert the rows whose ``call_id`` is not in ``table`` yet, in one statement;
+        the new rows' ids by ``call_id`` (idempotent: writes are retried)."""
+        stmt = self._insert(table).on_conflict_do_nothing(index_elements=["call_id"])
+        returning = stmt.returning(table.c.id, table.c.call_id)
+        return {call_id: pk for pk, call_id in conn.execute(returning, rows).all()}
 
     def _copy_calls(
         self, conn: sa.Connection, calls: Sequence[CallRecord], result: WriteResult
@@ -497,11 +473,7 @@ class RecordStore:
 
         A multi-row INSERT with RETURNING costs more to build and parse than to run; COPY
         streams the rows. Same transaction, same idempotence as the generic path."""
-        unique: dict[str, CallRecord] = {}
-        for record in calls:
-            if record.call_id in unique:
-                result.duplicates.append(record.call_id)
-            unique.setdefault(record.call_id, record)
+        unique = _unique_calls(calls, result)
         driver = conn.connection.driver_connection
         assert driver is not None
         columns = ", ".join(_COPY_COLUMNS)
@@ -521,25 +493,12 @@ class RecordStore:
             result.duplicates += [call_id for call_id in unique if call_id not in inserted]
             result.calls = len(inserted)
             new = [r for r in unique.values() if r.call_id in inserted]
-            with cur.copy(
-                "COPY call_legs (call_pk, seq, number, role, result, started_at) FROM STDIN"
-            ) as copy:
-                for r in new:
-                    for n, leg in enumerate(r.legs):
-                        copy.write_row(
-                            (
-                                inserted[r.call_id],
-                                n,
-                                leg.number,
-                                leg.role,
-                                leg.result,
-                                leg.started_at,
-                            )
-                        )
-            with cur.copy("COPY call_events (call_pk, seq, kind, detail, at) FROM STDIN") as copy:
-                for r in new:
-                    for n, event in enumerate(r.events):
-                        copy.write_row((inserted[r.call_id], n, event.kind, event.detail, event.at))
+            with cur.copy(f"COPY call_legs ({', '.join(LEG_COLUMNS)}) FROM STDIN") as copy:
+                for row in _leg_rows(new, inserted):
+                    copy.write_row(row)
+            with cur.copy(f"COPY call_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
+                for row in _event_rows(new, inserted):
+                    copy.write_row(row)
 
     # ----------------------------------------------------------------- calls
 
@@ -797,3 +756,31 @@ class RecordStore:
                     sa.select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
                 ).all()
             )
+
+
+LEG_COLUMNS = ("call_pk", "seq", "number", "role", "result", "started_at")
+EVENT_COLUMNS = ("call_pk", "seq", "kind", "detail", "at")
+
+
+def _unique_calls(calls: Sequence[CallRecord], result: WriteResult) -> dict[str, CallRecord]:
+    """The batch's calls by id, each once; a second record of a call is a duplicate."""
+    unique: dict[str, CallRecord] = {}
+    for record in calls:
+        if record.call_id in unique:
+            result.duplicates.append(record.call_id)
+        unique.setdefault(record.call_id, record)
+    return unique
+
+
+def _leg_rows(new: Sequence[CallRecord], ids: Mapping[str, int]) -> Iterator[tuple[Any, ...]]:
+    """The legs of the calls just inserted, as rows of ``LEG_COLUMNS``."""
+    for r in new:
+        for n, leg in enumerate(r.legs):
+            yield (ids[r.call_id], n, leg.number, leg.role, leg.result, leg.started_at)
+
+
+def _event_rows(new: Sequence[CallRecord], ids: Mapping[str, int]) -> Iterator[tuple[Any, ...]]:
+    """The events of the calls just inserted, as rows of ``EVENT_COLUMNS``."""
+    for r in new:
+        for n, event in enumerate(r.events):
+            yield (ids[r.call_id], n, event.kind, event.detail, event.at)
