@@ -37,9 +37,9 @@ from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
 from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
+from ivr.transports.ari.callback import CallbackResult
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
 from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
-from ivr.transports.ari.transport import CallbackResult
 from ivr.transports.laml import LamlConfig, LamlTransport, ProviderClient
 from ivr.transports.laml.client import ProviderError
 from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.transports.ari.transport import CallbackResult
+from ivr.transports.ari.callback import CallbackResult
 from tests.ari.harness import Harness, routing_config
 from tests.support.fake_asterisk import Destination
 

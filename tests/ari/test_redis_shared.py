@@ -34,8 +34,8 @@ from ivr.flow.vocabulary import (
 )
 from ivr.runtime.live_state import Presence
 from ivr.transports.ari import CallSnapshot
+from ivr.transports.ari.ports import Leg, MediaSnapshot, Wait
 from ivr.transports.ari.redis_shared import RedisCallSnapshots, RedisLeadership
-from ivr.transports.ari.transport import Leg, MediaSnapshot, Wait
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, Harness, Instance
 from tests.ari.test_scenarios import AIN_115, AIN_LISTENERS, ASSISTANCE, CALLER
 from tests.support.fake_asterisk import Caller, Destination, settle

@@ -1,9 +1,8 @@
 """The Asterisk ARI transport: REST client, event stream, per-call state machines."""
 
 from ivr.transports.ari.client import AriClient, AriError, AriNotFoundError, websocket_events
-from ivr.transports.ari.transport import (
+from ivr.transports.ari.ports import (
     AlwaysLeader,
-    AriTransport,
     CallSnapshot,
     CallSnapshots,
     Leadership,
@@ -11,6 +10,7 @@ from ivr.transports.ari.transport import (
     MemorySnapshots,
     Scheduler,
 )
+from ivr.transports.ari.transport import AriTransport
 from resilience import Backoff
 
 __all__ = [

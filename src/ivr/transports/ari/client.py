@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -18,6 +19,8 @@ import httpx
 
 Json = dict[str, Any]
 Params = Mapping[str, str | int | bool | list[str] | None]
+
+log = logging.getLogger(__name__)
 
 
 class AriError(Exception):
@@ -221,3 +224,12 @@ async def websocket_events(
                 yield message if isinstance(message, str) else message.decode()
 
         yield messages()
+
+
+async def quietly(request: Awaitable[Any]) -> None:
+    """A clean-up request whose failure changes nothing (the thing is already gone)."""
+    try:
+        await request
+    except AriError as exc:
+        if not isinstance(exc, AriNotFoundError):
+            log.info("clean-up request failed: %s", exc)

@@ -10,8 +10,8 @@ import json
 import logging
 from typing import Protocol
 
+from ivr.transports.ari.ports import CallSnapshot
 from ivr.transports.ari.redis_shared import snapshot_from_dict, snapshot_to_dict
-from ivr.transports.ari.transport import CallSnapshot
 
 log = logging.getLogger(__name__)
 

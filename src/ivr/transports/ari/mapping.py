@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ivr.flow.vocabulary import DialOutcome, Prompt, SayNumber, Sound
 from routing.phone import try_normalize
+
+PLAYBACK_WATCHDOG_S = 30.0  # a playback whose end is not heard is given up after this
 
 # Asterisk's DIALSTATUS at the end of a dial attempt. ANSWER is not here: a leg counts as
 # answered when it enters Stasis, the only moment it can be bridged.
@@ -76,3 +79,29 @@ def caller_number(channel: dict[str, Any]) -> str | None:
 def called_number(raw: str) -> str:
     """The dialled number in E.164 when it parses (the configuration's form), else as given."""
     return try_normalize(raw) or raw
+
+
+def joined_prompt(first: Prompt, second: Prompt) -> Prompt:
+    """Two prompts played as one (a refusal and the question that follows it)."""
+    return Prompt(
+        f"{first.id}+{second.id}", f"{first.text} {second.text}", first.segments + second.segments
+    )
+
+
+def in_app(channel: Mapping[str, Any], app: str) -> bool:
+    """Whether ``channel`` (an ARI channel object) is in the Stasis application ``app``."""
+    dialplan = channel.get("dialplan") or {}
+    return bool(
+        dialplan.get("app_name") == "Stasis"
+        and str(dialplan.get("app_data", "")).split(",")[0] == app
+    )
+
+
+def app_args(channel: Mapping[str, Any]) -> list[str]:
+    """The arguments the dialplan gave ``Stasis()`` after the application's name."""
+    return str((channel.get("dialplan") or {}).get("app_data", "")).split(",")[1:]
+
+
+def longest_playback_s(prompt: Prompt) -> float:
+    """Far more than a prompt lasts (French speech: about 15 characters a second)."""
+    return PLAYBACK_WATCHDOG_S + len(prompt.text) / 5

@@ -21,7 +21,7 @@ import redis.asyncio as aioredis
 from ivr.flow.engine import CallState
 from ivr.flow.vocabulary import DialOutcome, DialTarget, Role
 from ivr.runtime.commands import decode_media, encode_media
-from ivr.transports.ari.transport import CallSnapshot, Leg, MediaSnapshot, Wait
+from ivr.transports.ari.ports import CallSnapshot, Leg, MediaSnapshot, Wait
 
 log = logging.getLogger(__name__)
 
