@@ -15,6 +15,7 @@ from geoloc.http import build_router as build_aml_router
 from ivr.composition import Services
 from ivr.transports.laml import laml_router
 from ivr.web import STATIC_DIR, build_console_router
+from ivr.web.headers import SecurityHeaders
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,23 @@ def create_app(services: Services) -> FastAPI:
             await services.sisiao.lookups.aclose()
             await services.http.aclose()
 
-    app = FastAPI(title="IVR 115 et assistance SI SIAO", version="0.1.0", lifespan=lifespan)
+    # The interactive documentation (and the OpenAPI schema it reads) only in development:
+    # in production it would map every endpoint for anyone who asks.
+    development = services.settings.environment == "development"
+    app = FastAPI(
+        title="IVR 115 et assistance SI SIAO",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if development else None,
+        redoc_url="/redoc" if development else None,
+        openapi_url="/openapi.json" if development else None,
+    )
+    docs_paths = [
+        path
+        for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+        if path and development
+    ]
+    app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
     app.state.services = services
 
     @app.get("/healthz")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -13,6 +14,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore")
 
+    # "production" (the default) or "development": only in development does the service
+    # publish FastAPI's interactive documentation (/docs, /redoc, /openapi.json).
+    environment: Literal["production", "development"] = "production"
     config_path: Path = Path("config/departments.yaml")
     host: str = "127.0.0.1"
     port: int = 8115

@@ -34,6 +34,7 @@ TABLES = {
     "config_versions",
     "audit_log",
     "sign_in_throttle",
+    "console_sessions",
     "sisiao_outbox",
     "sisiao_incidents",
     "sisiao_incident_events",

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi import FastAPI
+from sqlalchemy.orm import Session
 
-from ivr.records.models import AccountRole
+from ivr.records.models import Account, AccountRole
 from ivr.records.store import RecordStore
 from ivr.web import AccountError, create_account
-from ivr.web.security import hash_password, verify_password
-from tests.web.conftest import PASSWORD, World, add_people, csrf_of, shown, sign_in
+from ivr.web.security import SCRYPT, ScryptParams, hash_password, needs_rehash, verify_password
+from tests.web.conftest import PASSWORD, World, add_people, attempt, csrf_of, shown, sign_in
 
 
 def test_given_a_password_when_hashed_then_scrypt_with_its_own_salt_verifies_it() -> None:
@@ -129,3 +131,44 @@ async def test_given_a_sign_in_with_an_outside_next_url_then_it_goes_home_instea
         },
     )
     assert response.headers["location"] == "/support"
+
+
+def test_given_hashes_of_other_parameters_then_needs_rehash_says_so() -> None:
+    assert not needs_rehash(hash_password("un mot de passe"))
+    for params in (ScryptParams(2**12, 8, 1), ScryptParams(2**14, 4, 1), ScryptParams(2**14, 8, 2)):
+        assert needs_rehash(hash_password("un mot de passe", params))
+    assert needs_rehash(hash_password("un mot de passe", ScryptParams(2**14, 8, 1, salt_bytes=8)))
+    assert needs_rehash("pbkdf2$1$2$3$abc$def")
+    assert needs_rehash("malformed")
+
+
+def stored_hash(store: RecordStore, login: str) -> str:
+    with Session(store.engine) as session:
+        value = session.scalar(sa.select(Account.password_hash).where(Account.login == login))
+    assert value is not None
+    return value
+
+
+async def test_given_a_hash_of_older_parameters_when_signing_in_then_it_is_remade(
+    browser: httpx.AsyncClient, store: RecordStore
+) -> None:
+    add_people(store)
+    old = hash_password(PASSWORD, ScryptParams(2**12, 8, 1))
+    with Session(store.engine) as session, session.begin():
+        session.execute(
+            sa.update(Account).where(Account.login == "c.dupont").values(password_hash=old)
+        )
+    assert (await attempt(browser, "c.dupont", "pas le bon mot de passe")).status_code == 401
+    assert stored_hash(store, "c.dupont") == old  # a wrong password changes nothing
+
+    await sign_in(browser, "c.dupont")
+    upgraded = stored_hash(store, "c.dupont")
+    assert upgraded != old
+    assert upgraded.startswith(f"scrypt${SCRYPT.n}${SCRYPT.r}${SCRYPT.p}$")
+    assert not needs_rehash(upgraded)
+    assert verify_password(PASSWORD, upgraded)
+    assert (await browser.get("/console")).status_code == 200  # the session it opened holds
+
+    browser.cookies.clear()
+    await sign_in(browser, "c.dupont")  # the new hash verifies; nothing more to remake
+    assert stored_hash(store, "c.dupont") == upgraded

@@ -260,6 +260,22 @@ class AccountRoleGrant(Base):
     account: Mapped[Account] = relationship(back_populates="roles")
 
 
+class ConsoleSession(Base):
+    """A signed-in console session, shared by every instance: the signed cookie names it
+    (``id_hash`` is the SHA-256 of the random id it carries) and is honoured only while the
+    row exists and has not expired. Signing out deletes the row; a password change, a
+    deactivation or an admin's « fermer les sessions » deletes every row of the account."""
+
+    __tablename__ = "console_sessions"
+
+    id_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        BigId, sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class SignInThrottle(Base):
     """Failed sign-ins counted per login or per client address (``key``), shared by every
     instance: a fixed window opens at the first failure; at the limit the key is locked

@@ -3,19 +3,25 @@ admins' account management (scope, roles, activation, password resets)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import phonenumbers
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from ivr.records.models import Account, AccountRole, AccountRoleGrant
+from ivr.records.models import Account, AccountRole, AccountRoleGrant, ConsoleSession
 from ivr.records.store import RecordStore
-from ivr.web.security import DUMMY_HASH, hash_password, verify_password
+from ivr.web.security import (
+    DUMMY_HASH,
+    hash_password,
+    needs_rehash,
+    new_session_id,
+    session_id_hash,
+    verify_password,
+)
 from routing.departements import DEPARTEMENTS
 from routing.phone import InvalidPhoneNumberError, normalize_number
 
@@ -46,9 +52,8 @@ class AccountError(ValueError):
 class Principal:
     """The signed-in person: login, name, listener phone and role grants.
 
-    ``stamp`` changes with the password: a session signed before a password change (or
-    reset) no longer matches and must sign in again. ``must_change_password`` is set after
-    an admin's reset: the person may only choose a new password until they do.
+    ``must_change_password`` is set after an admin's reset: the person may only choose a
+    new password until they do.
     """
 
     login: str
@@ -56,7 +61,6 @@ class Principal:
     phone: str | None
     grants: tuple[Grant, ...]
     must_change_password: bool = False
-    stamp: str = ""
 
     def departements(self, *roles: AccountRole) -> list[str]:
         """The départements where the person holds one of ``roles`` (sorted)."""
@@ -80,11 +84,6 @@ def roles_text(grants: Iterable[Grant]) -> str:
         label = ROLE_LABELS[role]
         parts.append(f"{label} ({dep})" if dep else label)
     return ", ".join(parts)
-
-
-def credential_stamp(password_hash: str | None) -> str:
-    """A short fingerprint of the stored hash, carried by the signed session."""
-    return hashlib.sha256(b"ivr.web.stamp\x00" + (password_hash or "").encode()).hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- validation
@@ -204,7 +203,10 @@ def set_password(
             raise AccountError(f"Compte « {login} » inconnu.")
         account.password_hash = hash_password(password)
         account.must_change_password = must_change
-    store.audit(by, "update", "account_password", login, {"temporaire": must_change})
+        ended = _end_sessions(session, account.id)
+    store.audit(
+        by, "update", "account_password", login, {"temporaire": must_change, "sessions": ended}
+    )
 
 
 def change_own_password(store: RecordStore, login: str, old: str, new: str) -> None:
@@ -226,21 +228,26 @@ def load_principal(store: RecordStore, login: str) -> Principal | None:
         account = session.scalar(
             sa.select(Account).where(Account.login == login, Account.active.is_(True))
         )
-        if account is None:
-            return None
-        grants = tuple((AccountRole(g.role), g.departement) for g in account.roles)
-        return Principal(
-            account.login,
-            account.display_name,
-            account.phone,
-            grants,
-            account.must_change_password,
-            credential_stamp(account.password_hash),
-        )
+        return _principal(account) if account is not None else None
+
+
+def _principal(account: Account) -> Principal:
+    grants = tuple((AccountRole(g.role), g.departement) for g in account.roles)
+    return Principal(
+        account.login,
+        account.display_name,
+        account.phone,
+        grants,
+        account.must_change_password,
+    )
 
 
 def authenticate(store: RecordStore, login: str, password: str) -> Principal | None:
-    """The principal when the password matches an active account; None otherwise."""
+    """The principal when the password matches an active account; None otherwise.
+
+    A hash made with older scrypt parameters (``needs_rehash``) is remade with today's,
+    now that the password is known; the row changes only if nobody changed the hash since.
+    """
     with Session(store.engine) as session:
         stored = session.scalar(
             sa.select(Account.password_hash).where(Account.login == login, Account.active.is_(True))
@@ -250,7 +257,102 @@ def authenticate(store: RecordStore, login: str, password: str) -> Principal | N
         return None
     if not verify_password(password, stored):
         return None
+    if needs_rehash(stored):
+        with Session(store.engine) as session, session.begin():
+            session.execute(
+                sa.update(Account)
+                .where(Account.login == login, Account.password_hash == stored)
+                .values(password_hash=hash_password(password))
+            )
     return load_principal(store, login)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def open_session(store: RecordStore, login: str, now: datetime, lifetime: timedelta) -> str:
+    """Open a console session for ``login`` (just authenticated); returns its id, for the
+    signed cookie. Sessions past their expiry, anyone's, are deleted on the way."""
+    sid = new_session_id()
+    with Session(store.engine) as session, session.begin():
+        account_id = session.scalar(sa.select(Account.id).where(Account.login == login))
+        if account_id is None:
+            raise AccountError(f"Compte « {login} » inconnu.")
+        session.execute(sa.delete(ConsoleSession).where(ConsoleSession.expires_at <= now))
+        session.add(
+            ConsoleSession(
+                id_hash=session_id_hash(sid),
+                account_id=account_id,
+                created_at=now,
+                expires_at=now + lifetime,
+            )
+        )
+    return sid
+
+
+def session_principal(
+    store: RecordStore, login: str, sid: str | None, now: datetime
+) -> Principal | None:
+    """The principal of a signed cookie: ``login``'s active account, if the cookie's
+    server-side session ``sid`` is still open (not ended, not expired) and is theirs.
+
+    Read from the records on every request (no cache): a session ended on one instance is
+    refused by every other at its next request."""
+    if not sid:
+        return None
+    with Session(store.engine) as session:
+        account = session.scalar(
+            sa.select(Account)
+            .join(ConsoleSession, ConsoleSession.account_id == Account.id)
+            .where(
+                Account.login == login,
+                Account.active.is_(True),
+                ConsoleSession.id_hash == session_id_hash(sid),
+                ConsoleSession.expires_at > now,
+            )
+        )
+        return _principal(account) if account is not None else None
+
+
+def close_session(store: RecordStore, sid: str) -> bool:
+    """End one session (signing out); True if it was open."""
+    with Session(store.engine) as session, session.begin():
+        result = session.execute(
+            sa.delete(ConsoleSession).where(ConsoleSession.id_hash == session_id_hash(sid))
+        )
+    return bool(getattr(result, "rowcount", 0))
+
+
+def _end_sessions(session: Session, account_id: int, keep: str | None = None) -> int:
+    """Delete the account's sessions (but ``keep``, a session id); how many there were."""
+    query = sa.delete(ConsoleSession).where(ConsoleSession.account_id == account_id)
+    if keep is not None:
+        query = query.where(ConsoleSession.id_hash != session_id_hash(keep))
+    return int(getattr(session.execute(query), "rowcount", 0) or 0)
+
+
+def end_sessions(store: RecordStore, logins: Iterable[str], *, keep: str | None = None) -> int:
+    """An admin's « fermer les sessions »: end every open session of ``logins`` (but
+    ``keep``, the admin's own current session) in one transaction; how many ended. The
+    caller audits it."""
+    wanted = list(logins)
+    if not wanted:
+        return 0
+    with Session(store.engine) as session, session.begin():
+        ids = session.scalars(sa.select(Account.id).where(Account.login.in_(wanted))).all()
+        return sum(_end_sessions(session, account_id, keep) for account_id in ids)
+
+
+def open_sessions(store: RecordStore, now: datetime) -> dict[str, int]:
+    """How many unexpired sessions each account has open (accounts with none left out)."""
+    with Session(store.engine) as session:
+        rows = session.execute(
+            sa.select(Account.login, sa.func.count())
+            .join(ConsoleSession, ConsoleSession.account_id == Account.id)
+            .where(ConsoleSession.expires_at > now)
+            .group_by(Account.login)
+        ).all()
+    return {login: int(count) for login, count in rows}
 
 
 def record_sign_in(store: RecordStore, login: str, at: datetime) -> None:
@@ -366,9 +468,15 @@ def update_account(
 
 
 def set_active(store: RecordStore, login: str, active: bool, by: str) -> None:
+    """(De)activate an account (audited); deactivation ends its sessions."""
     with Session(store.engine) as session, session.begin():
         account = session.scalar(sa.select(Account).where(Account.login == login))
         if account is None:
             raise AccountError(f"Compte « {login} » inconnu.")
         account.active = active
-    store.audit(by, "activate" if active else "deactivate", "account", login)
+        # Deactivation ends every session for good: reactivating the account later does
+        # not bring old cookies back (their sessions no longer exist). Reactivation ends
+        # none (there are none left) but is harmless.
+        ended = _end_sessions(session, account.id)
+    detail = None if active else {"sessions": ended}
+    store.audit(by, "activate" if active else "deactivate", "account", login, detail)

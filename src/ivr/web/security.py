@@ -14,12 +14,25 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-# scrypt cost: 2**14 × 8 × 1 needs 16 MiB and about 50 ms, OWASP's minimum for scrypt.
-SCRYPT_N = 2**14
-SCRYPT_R = 8
-SCRYPT_P = 1
-SALT_BYTES = 16
-HASH_BYTES = 32
+
+@dataclass(frozen=True, slots=True)
+class ScryptParams:
+    """The scrypt cost and sizes new hashes are made with."""
+
+    n: int
+    r: int
+    p: int
+    salt_bytes: int = 16
+    hash_bytes: int = 32
+
+
+# scrypt cost: 2**14 × 8 × 1 needs 16 MiB and about 50 ms, OWASP's minimum for scrypt. A
+# stored hash made with other parameters is remade with these at the person's next sign-in
+# (``needs_rehash``), so raising them here upgrades every account as people sign in.
+SCRYPT = ScryptParams(n=2**14, r=8, p=1)
+SCRYPT_N, SCRYPT_R, SCRYPT_P = SCRYPT.n, SCRYPT.r, SCRYPT.p
+SALT_BYTES, HASH_BYTES = SCRYPT.salt_bytes, SCRYPT.hash_bytes
+MAX_SCRYPT_MEMORY = 256 * 1024 * 1024
 
 
 def _b64(data: bytes) -> str:
@@ -30,13 +43,19 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def hash_password(password: str) -> str:
+def hash_password(password: str, params: ScryptParams = SCRYPT) -> str:
     """``scrypt$n$r$p$salt$hash``, with a fresh random salt."""
-    salt = secrets.token_bytes(SALT_BYTES)
+    salt = secrets.token_bytes(params.salt_bytes)
     digest = hashlib.scrypt(
-        password.encode("utf-8"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=HASH_BYTES
+        password.encode("utf-8"),
+        salt=salt,
+        n=params.n,
+        r=params.r,
+        p=params.p,
+        dklen=params.hash_bytes,
+        maxmem=MAX_SCRYPT_MEMORY,
     )
-    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+    return f"scrypt${params.n}${params.r}${params.p}${_b64(salt)}${_b64(digest)}"
 
 
 def verify_password(password: str, stored: str | None) -> bool:
@@ -55,37 +74,63 @@ def verify_password(password: str, stored: str | None) -> bool:
             r=int(r),
             p=int(p),
             dklen=len(want),
-            maxmem=256 * 1024 * 1024,
+            maxmem=MAX_SCRYPT_MEMORY,
         )
     except ValueError:
         return False
     return hmac.compare_digest(digest, want)
 
 
+def needs_rehash(stored: str, params: ScryptParams = SCRYPT) -> bool:
+    """Whether a hash (that just verified) was made otherwise than ``params`` would make it
+    today: another cost, a shorter salt or digest. Then it is remade at sign-in."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        return (
+            scheme != "scrypt"
+            or (int(n), int(r), int(p)) != (params.n, params.r, params.p)
+            or len(_unb64(salt)) < params.salt_bytes
+            or len(_unb64(digest)) != params.hash_bytes
+        )
+    except ValueError:
+        return True
+
+
 # A hash to check against when the login is unknown, so both cases take the same time.
 DUMMY_HASH = hash_password(secrets.token_urlsafe(16))
+
+
+def new_session_id() -> str:
+    """A fresh random session id (256 bits), carried by the signed cookie."""
+    return secrets.token_urlsafe(32)
+
+
+def session_id_hash(session_id: str) -> str:
+    """What the records keep of a session id (``console_sessions.id_hash``): its SHA-256,
+    so reading the table gives nobody a session to replay."""
+    return hashlib.sha256(b"ivr.web.session-id\x00" + session_id.encode("utf-8")).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
 class Session:
     """What the cookie carries: who (None before sign-in), the CSRF token, the expiry, and
-    the stamp of the password the person signed in with (a change ends older sessions)."""
+    the id of the server-side session (``console_sessions``) the sign-in opened: the cookie
+    is honoured only while that session exists, so the server can end it for good."""
 
     login: str | None
     csrf: str
     expires: datetime
-    stamp: str | None = None
+    sid: str | None = None
 
     @classmethod
     def anonymous(cls, now: datetime, lifetime: timedelta) -> Session:
         return cls(None, secrets.token_urlsafe(32), now + lifetime)
 
     @classmethod
-    def signed_in(
-        cls, login: str, now: datetime, lifetime: timedelta, stamp: str | None = None
-    ) -> Session:
-        """A fresh session (new CSRF token) for a person who just signed in."""
-        return cls(login, secrets.token_urlsafe(32), now + lifetime, stamp)
+    def signed_in(cls, login: str, sid: str, now: datetime, lifetime: timedelta) -> Session:
+        """A fresh session (new CSRF token) for a person who just signed in, naming the
+        server-side session ``sid``."""
+        return cls(login, secrets.token_urlsafe(32), now + lifetime, sid)
 
 
 class SessionCodec:
@@ -105,7 +150,7 @@ class SessionCodec:
             "l": session.login,
             "c": session.csrf,
             "e": session.expires.isoformat(),
-            "s": session.stamp,
+            "i": session.sid,
         }
         payload = _b64(json.dumps(data, separators=(",", ":")).encode("utf-8"))
         return f"{payload}.{self._sign(payload)}"
@@ -120,7 +165,7 @@ class SessionCodec:
         try:
             data = json.loads(_unb64(payload))
             session = Session(
-                data["l"], str(data["c"]), datetime.fromisoformat(data["e"]), data.get("s")
+                data["l"], str(data["c"]), datetime.fromisoformat(data["e"]), data.get("i")
             )
         except (ValueError, KeyError, TypeError):
             return None

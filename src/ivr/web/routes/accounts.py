@@ -23,8 +23,10 @@ from ivr.web.accounts import (
     Grant,
     Principal,
     create_account,
+    end_sessions,
     get_account,
     list_accounts,
+    open_sessions,
     set_active,
     set_password,
     update_account,
@@ -119,10 +121,12 @@ async def account_page(
     error: str | None = None,
 ) -> HTMLResponse:
     locks = await ctx.web.db(throttle.locks, ctx.deps.records.engine, ctx.deps.clock())
+    sessions = await ctx.web.db(open_sessions, ctx.deps.records, ctx.deps.clock())
     return ctx.render(
         "account.html",
         status_code=status_code,
         account=account,
+        sessions=sessions.get(account.login, 0),
         locked_until=locks.get(throttle.login_key(account.login)),
         role_labels=ROLE_LABELS,
         local_roles=LOCAL_ROLES,
@@ -194,6 +198,22 @@ async def account_create(posted: AdminForm) -> Response:
     return see_other("/admin/comptes", f"Compte « {login} » créé.")
 
 
+@router.post("/admin/comptes/fermer-sessions", response_class=HTMLResponse)
+async def accounts_end_sessions(posted: AdminForm) -> Response:
+    """« Fermer toutes les sessions »: every account the admin manages signs in again on
+    every instance (the admin's own current session excepted)."""
+    ctx = posted.ctx
+    every = await ctx.web.db(list_accounts, ctx.deps.records)
+    logins = [a.login for a in every if within_scope(ctx.who, a.grants)]
+    ended = await ctx.web.db(end_sessions, ctx.deps.records, logins, keep=ctx.session.sid)
+    await ctx.audit("end_sessions", "accounts", None, comptes=len(logins), sessions=ended)
+    return see_other(
+        "/admin/comptes",
+        f"Sessions fermées : {ended}. Les personnes concernées doivent se reconnecter "
+        "(votre session en cours est conservée).",
+    )
+
+
 @router.get("/admin/comptes/{login}", response_class=HTMLResponse)
 async def account_detail(ctx: AdminCtx, login: str, info: str = "") -> Response:
     return await account_page(ctx, await managed_account(ctx, login), info=info)
@@ -263,3 +283,17 @@ async def account_unlock(posted: AccountForm) -> Response:
     had = await ctx.web.db(throttle.clear, ctx.deps.records.engine, key)
     await ctx.audit("unlock", "account", account.login, bloque=had)
     return see_other(account_url(account.login), "Compte débloqué.")
+
+
+@router.post("/admin/comptes/{login}/fermer-sessions", response_class=HTMLResponse)
+async def account_end_sessions(posted: AccountForm) -> Response:
+    """« Fermer les sessions » of one account, on every instance (for the admin's own
+    account, all but the current session)."""
+    ctx, account = posted.ctx, posted.account
+    keep = ctx.session.sid if account.login == ctx.who.login else None
+    ended = await ctx.web.db(end_sessions, ctx.deps.records, [account.login], keep=keep)
+    await ctx.audit("end_sessions", "account", account.login, sessions=ended)
+    return see_other(
+        account_url(account.login),
+        f"Sessions fermées : {ended}. La personne doit se reconnecter.",
+    )

@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from ivr.records.models import AccountRole
-from ivr.web.accounts import Principal, load_principal
+from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
 from ivr.web.formatting import duration, local_time, spaced_number
 from ivr.web.security import Session, SessionCodec, same_token
@@ -47,7 +47,7 @@ class RefusalError(Exception):
 
 
 class SignInRequiredError(RefusalError):
-    """Not signed in (or signed in with an older password): the sign-in page, 401."""
+    """Not signed in (or in a session that has ended): the sign-in page, 401."""
 
 
 class PasswordChangeRequiredError(RefusalError):
@@ -208,10 +208,11 @@ class Web:
     def anonymous(self) -> Session:
         return Session.anonymous(self.deps.clock(), self.deps.session_lifetime)
 
-    def signed_in(self, who: Principal) -> Session:
-        return Session.signed_in(
-            who.login, self.deps.clock(), self.deps.session_lifetime, who.stamp
-        )
+    async def signed_in(self, who: Principal) -> Session:
+        """A new server-side session for ``who`` (just authenticated), and its cookie's."""
+        now, lifetime = self.deps.clock(), self.deps.session_lifetime
+        sid = await self.db(open_session, self.deps.records, who.login, now, lifetime)
+        return Session.signed_in(who.login, sid, now, lifetime)
 
     def set_cookie(self, response: Response, session: Session) -> None:
         response.set_cookie(
@@ -285,18 +286,24 @@ class Web:
     ) -> Ctx:
         """The signed-in person if they hold one of ``roles``; else raises the refusal.
 
-        A session signed in with an older password counts as signed out. A person who must
-        change a temporary password is sent to that page first (unless
+        A cookie whose server-side session has ended (signed out, password changed,
+        account deactivated, sessions closed by an admin) counts as signed out, on every
+        instance: the session is looked up in the records on every request, never cached.
+        A person who must change a temporary password is sent to that page first (unless
         ``pending_password``: the page itself).
         """
         session = self.read_session(request)
         who = (
-            await self.db(load_principal, self.deps.records, session.login)
+            await self.db(
+                session_principal,
+                self.deps.records,
+                session.login,
+                session.sid,
+                self.deps.clock(),
+            )
             if session and session.login
             else None
         )
-        if who is not None and session is not None and session.stamp != who.stamp:
-            who = None
         if session is None or who is None:
             raise JsonRefusalError(401, "Connexion requise.") if json else SignInRequiredError()
         if who.must_change_password and not pending_password:

@@ -14,6 +14,7 @@ from ivr.web.accounts import (
     Principal,
     authenticate,
     change_own_password,
+    close_session,
     load_principal,
     record_sign_in,
 )
@@ -67,10 +68,13 @@ async def login(posted: AnonymousPostDep) -> Response:
     await web.db(throttle.clear, web.deps.records.engine, keys[0])
     await web.db(record_sign_in, web.deps.records, who.login, now)
     await web.audit(who.login, "login", "session", None, adresse=address)
+    previous = web.read_session(request)
+    if previous is not None and previous.sid:  # signing in again: the old session ends
+        await web.db(close_session, web.deps.records, previous.sid)
     if who.must_change_password:
         next_url = PASSWORD_PAGE
     response = see_other(safe_next(next_url) or home_of(who))
-    web.set_cookie(response, web.signed_in(who))
+    web.set_cookie(response, await web.signed_in(who))
     return response
 
 
@@ -142,6 +146,8 @@ def throttled(
 @router.post("/deconnexion")
 async def logout(posted: AnonymousPostDep) -> Response:
     web, session = posted.web, posted.session
+    if session.sid:  # ended for good: the cookie, kept or copied, opens nothing any more
+        await web.db(close_session, web.deps.records, session.sid)
     if session.login:
         await web.audit(session.login, "logout", "session", None)
     response = web.sign_in_page(posted.request, 200, "Vous êtes déconnecté.")
@@ -177,7 +183,8 @@ async def change_password(posted: PasswordForm) -> Response:
     who: Principal | None = await ctx.web.db(load_principal, ctx.deps.records, ctx.who.login)
     assert who is not None
     response = see_other(home_of(who), "Votre mot de passe est modifié.")
-    ctx.web.set_cookie(response, ctx.web.signed_in(who))
+    # The change ended every session of the account, this one too: a new one for here.
+    ctx.web.set_cookie(response, await ctx.web.signed_in(who))
     return response
 
 
