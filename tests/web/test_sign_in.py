@@ -172,3 +172,30 @@ async def test_given_a_hash_of_older_parameters_when_signing_in_then_it_is_remad
     browser.cookies.clear()
     await sign_in(browser, "c.dupont")  # the new hash verifies; nothing more to remake
     assert stored_hash(store, "c.dupont") == upgraded
+
+
+async def test_given_the_site_address_then_signed_out_to_sign_in_and_signed_in_to_their_home(
+    world: tuple[World, FastAPI], store: RecordStore
+) -> None:
+    add_people(store)
+    _, app = world
+    homes = {
+        "c.dupont": "/console",
+        "r.leroy": "/referent",
+        "s.national": "/support",
+        "a.national": "/admin",
+        "a.essonne": "/admin",
+    }
+    for login, home in homes.items():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="https://consoles.test"
+        ) as person:
+            first = await person.get("/")
+            assert first.status_code == 303, login
+            assert first.headers["location"] == "/connexion"
+            await sign_in(person, login)
+            response = await person.get("/")
+            assert response.status_code == 303, login
+            assert response.headers["location"] == home, login
+            assert (await person.get(home)).status_code == 200, login

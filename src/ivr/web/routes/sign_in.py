@@ -18,11 +18,19 @@ from ivr.web.accounts import (
     load_principal,
     record_sign_in,
 )
-from ivr.web.routes.checks import AnonymousPostDep, AnyoneCtx, PasswordCtx, PasswordForm, WebDep
+from ivr.web.routes.checks import (
+    EVERYONE,
+    AnonymousPostDep,
+    AnyoneCtx,
+    PasswordCtx,
+    PasswordForm,
+    WebDep,
+)
 from ivr.web.routes.common import (
     COOKIE,
     PASSWORD_PAGE,
     ConsoleRoute,
+    SignInRequiredError,
     Web,
     field,
     home_of,
@@ -31,6 +39,18 @@ from ivr.web.routes.common import (
 )
 
 router = APIRouter(route_class=ConsoleRoute)
+
+
+@router.get("/", include_in_schema=False)
+async def front_door(web: WebDep, request: Request) -> Response:
+    """The site's address: a signed-out person is sent to sign in, a signed-in one to the
+    home page of their role (a temporary password is changed first)."""
+    try:
+        ctx = await web.authorize(request, EVERYONE)
+    except SignInRequiredError:
+        return see_other("/connexion")
+    return see_other(home_of(ctx.who))
+
 
 WRONG = "Identifiant ou mot de passe incorrect."
 
