@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from ivr.transports.laml.service import Finished, start_eagerly
+from ivr.transports.laml.eager import Finished, start_eagerly
 from ivr.transports.laml.signature import compute_signature
 from ivr.transports.laml.verbs import Document
 from tests.laml.fakes import AUTH_TOKEN, PUBLIC_BASE_URL, Doc

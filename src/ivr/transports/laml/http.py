@@ -28,7 +28,8 @@ from ivr.transports.laml.schemas import (
     parse_pairs,
     phone_number,
 )
-from ivr.transports.laml.service import LamlTransport, Query
+from ivr.transports.laml.service import LamlTransport
+from ivr.transports.laml.sessions import Query
 from ivr.transports.laml.signature import SIGNATURE_HEADERS, SignatureChecker
 
 log = logging.getLogger(__name__)

@@ -29,17 +29,11 @@ caller, who never left the provider's queue, notices nothing.
 from __future__ import annotations
 
 import asyncio
-import copy
 import logging
-import secrets
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Coroutine, Generator
-from dataclasses import dataclass, field
-from datetime import datetime
-from email.utils import parsedate_to_datetime
-from typing import Any, Generic, TypeVar, cast
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
-from ivr.flow import Phase
 from ivr.flow.engine import CallState
 from ivr.flow.vocabulary import (
     Answer,
@@ -57,7 +51,6 @@ from ivr.flow.vocabulary import (
     InputTimedOut,
     PeerHungUp,
     Play,
-    Prompt,
     Role,
     StartRecording,
     StopRecording,
@@ -66,17 +59,20 @@ from ivr.runtime.commands import decode_media, encode_media
 from ivr.runtime.live_state import Presence
 from ivr.runtime.runtime import CallRuntime, Clock, MediaCommand, UnknownCallError
 from ivr.transports.laml import verbs
-from ivr.transports.laml.client import OutboundCall, ProviderCalls, ProviderError
+from ivr.transports.laml.call_backs import CallBacks
+from ivr.transports.laml.client import ProviderCalls, ProviderError
 from ivr.transports.laml.config import LamlConfig, Urls
 from ivr.transports.laml.documents import Speaker, fallback_document
+from ivr.transports.laml.eager import Finished, start_eagerly
 from ivr.transports.laml.events import (
-    CallbackUpdate,
     CallStatusUpdate,
     Leg,
     MemoryProviderEvents,
     ProviderEventSink,
     RecordingUpdate,
 )
+from ivr.transports.laml.listeners import ListenerLegs
+from ivr.transports.laml.rendering import Rendering
 from ivr.transports.laml.schemas import (
     RECORDING_STATUS_RANK,
     Form,
@@ -89,97 +85,28 @@ from ivr.transports.laml.schemas import (
     query_value,
     unknown_call,
 )
+from ivr.transports.laml.sessions import (
+    ANY_STEP,
+    INTERRUPTIBLE_PROMPTS,
+    MAX_ENDED,
+    MAX_REMEMBERED_RECORDINGS,
+    MAX_SESSIONS,
+    WAITING_PHASES,
+    CallbackAttempt,
+    CallSession,
+    ListenerLeg,
+    OverBudgetError,
+    Query,
+    int_or_none,
+    random_token,
+    rfc2822_or_none,
+)
 from ivr.transports.laml.verbs import Document
 
 log = logging.getLogger(__name__)
 
-Query = dict[str, str]
-# The queue announcement can be cut short by a key press (the call-back offer says "tapez 1");
-# the other messages before a queue (welcome, recording notice) are heard in full.
-INTERRUPTIBLE_PROMPTS = frozenset({"queue_position", "queue_callback_offer"})
-WAITING_PHASES = frozenset({Phase.QUEUED, Phase.QUEUE_REFRESH, Phase.LISTENER_DIALING})
-LISTENER_QUEUE_DIAL_TIMEOUT_S = 10
-CALLBACK_RING_TIMEOUT_S = 30
-MAX_SESSIONS = 100_000  # live calls; more means calls the provider never ended
-MAX_ENDED = 50_000  # finished calls remembered for late and repeated requests
-MAX_REMEMBERED_RECORDINGS = 10_000
-MAX_CACHED_MENUS = 4096
-ANY_STEP = -1  # a call resumed from another instance: its next request sets the step
 
-
-class OverBudgetError(Exception):
-    """The runtime did not answer within the webhook budget."""
-
-
-@dataclass(slots=True)
-class ListenerLeg:
-    """The outbound call to a listener offered a queued caller."""
-
-    token: str
-    number: str
-    departement: str | None = None
-    sid: str | None = None
-    answered: bool = False
-    done: bool = False  # ended, or given up by the service
-    cancel_wanted: bool = False  # the caller left before the provider gave the leg's sid
-    status_rank: int = -1
-    document: bytes | None = None
-
-
-@dataclass(slots=True)
-class CallSession:
-    """What the transport remembers of one inbound call."""
-
-    call_id: str
-    called: str
-    caller: str | None
-    step: int = 0
-    replies: dict[tuple[str, int], bytes] = field(default_factory=dict)
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    in_queue: bool = False
-    queue_sid: str | None = None
-    announcement: list[Prompt] = field(default_factory=list)
-    pending: list[MediaCommand] | None = None
-    dial_step: int = -1
-    dial_targets: tuple[DialTarget, ...] = ()
-    dial_answered: str | None = None
-    listener: ListenerLeg | None = None
-    flow_ended: bool = False  # the flow hung up (its Hangup may still wait to be sent)
-    ended: bool = False  # the provider's call is over, or it runs the fallback path
-    status_rank: int = -1
-    asking: Gather | None = None  # the menu of the last document, for "*"
-    partial: str = ""  # digits typed before a "*"-free remainder is gathered
-
-    @property
-    def queue_name(self) -> str:
-        return f"ivr-{self.call_id}"
-
-    def remember(self, route: str, request_step: int, document: bytes) -> bytes:
-        """Keep the answer to a request for repeats; the call moves to the next step."""
-        self.replies = {key: doc for key, doc in self.replies.items() if key[1] >= request_step - 1}
-        self.replies[route, request_step] = document
-        self.step = request_step + 1
-        return document
-
-
-@dataclass(slots=True)
-class CallbackAttempt:
-    """A listener's call-back: first the listener's phone, then the person."""
-
-    callback_id: str
-    departement: str
-    listener: str
-    person: str
-    sid: str | None = None
-    status_rank: int = -1
-    result: str | None = None
-
-
-def _new_token() -> str:
-    return secrets.token_hex(8)
-
-
-class LamlTransport:
+class LamlTransport(ListenerLegs, CallBacks, Rendering):
     """Webhooks of Twilio or SignalWire in, LaML documents and REST calls out."""
 
     def __init__(
@@ -189,7 +116,7 @@ class LamlTransport:
         provider: ProviderCalls,
         clock: Clock,
         events: ProviderEventSink | None = None,
-        new_token: Callable[[], str] = _new_token,
+        new_token: Callable[[], str] = random_token,
     ) -> None:
         self.runtime = runtime
         self.config = config
@@ -198,7 +125,7 @@ class LamlTransport:
         self.events: ProviderEventSink = events or MemoryProviderEvents()
         self.urls = Urls(config.public_base_url)
         self.speaker = Speaker(config.prompts_base_url, config.say_voice)
-        self._new_token = new_token
+        self.new_token = new_token
         self.sessions: OrderedDict[str, CallSession] = OrderedDict()
         # Finished calls, by the rank of their last status: a string and an int each, so
         # that they weigh nothing on the garbage collector.
@@ -471,9 +398,9 @@ class LamlTransport:
             recording_sid=recording_sid,
             status=status,
             url=form.get("RecordingUrl") or None,
-            duration_s=_int_or_none(form.get("RecordingDuration")),
-            channels=_int_or_none(form.get("RecordingChannels")),
-            started_at=_rfc2822_or_none(form.get("RecordingStartTime")),
+            duration_s=int_or_none(form.get("RecordingDuration")),
+            channels=int_or_none(form.get("RecordingChannels")),
+            started_at=rfc2822_or_none(form.get("RecordingStartTime")),
             at=self.clock(),
         )
         self._spawn(self.events.recording(update))
@@ -481,161 +408,7 @@ class LamlTransport:
 
     # ================================================================= listener's leg
 
-    async def listener_answered(self, form: Form, query: Query) -> bytes:
-        """The listener picked up: the flow is connected, the leg takes the caller's queue."""
-        leg_sid, _ = form.require("CallSid", "AccountSid")
-        call_id = query_value(query, "call")
-        token = query_value(query, "leg")
-        session = self.sessions.get(call_id)
-        leg = session.listener if session is not None else None
-        if session is None or leg is None or leg.token != token:
-            return _withdrawn()
-        async with session.lock:
-            if leg.document is not None:
-                return leg.document  # a repeat
-            if session.flow_ended or session.ended:
-                return _withdrawn()
-            leg.answered = True
-            leg.sid = leg.sid or leg_sid
-            media = await self._handle(session, DialResult(((leg.number, DialOutcome.ANSWERED),)))
-            state = self.runtime.state(call_id)
-            if state is None or state.summary.connected_to != leg.number:
-                return _withdrawn()
-            record = any(isinstance(m, StartRecording) for m in media)
-            self._out_of_band(session, media)
-            doc = Document()
-            dial = doc.dial(
-                timeout_s=LISTENER_QUEUE_DIAL_TIMEOUT_S,
-                action=self.urls.listener_end(call_id, token),
-                record=record,
-                recording_callback=self.urls.recording(call_id),
-            )
-            doc.queue(dial, session.queue_name)
-            leg.document = doc.to_bytes()
-            return leg.document
-
-    async def listener_status(self, form: Form, query: Query) -> bytes:
-        """Status callback of a listener's leg: no answer, busy, failed, or the end."""
-        leg_sid, _, status = form.require("CallSid", "AccountSid", "CallStatus")
-        call_id = query_value(query, "call")
-        token = query_value(query, "leg")
-        self._emit_status(call_id, Leg.LISTENER, leg_sid, status, form)
-        session = self.sessions.get(call_id)
-        leg = session.listener if session is not None else None
-        if session is None or leg is None or leg.token != token:
-            return verbs.empty()  # an offer the call has left: nothing to change
-        rank = call_status_rank(status)
-        if rank <= leg.status_rank:
-            return verbs.empty()
-        leg.status_rank = rank
-        leg.sid = leg.sid or leg_sid
-        if rank < call_status_rank("completed"):
-            return verbs.empty()
-        leg.done = True
-        async with session.lock:
-            if session.flow_ended or session.ended:
-                return verbs.empty()
-            if leg.answered:
-                # The listener left the bridge: the caller's <Enqueue> action will come with
-                # "bridged", and get the hang-up the flow answers now.
-                self._out_of_band(session, await self._handle(session, PeerHungUp()))
-            else:
-                # "completed" without an answer: the answer webhook never reached us.
-                outcome = DialOutcome.FAILED if status == "completed" else dial_outcome(status)
-                event = DialResult(((leg.number, outcome),))
-                self._out_of_band(session, await self._handle(session, event))
-        return verbs.empty()
-
-    async def listener_ended(self, form: Form, query: Query) -> bytes:
-        """The listener's ``<Dial><Queue>`` ended: hang the listener's leg up."""
-        form.require("CallSid", "AccountSid")
-        call_id = query_value(query, "call")
-        status = form.get("DialCallStatus")
-        session = self.sessions.get(call_id)
-        if status and dial_outcome(status) is not DialOutcome.ANSWERED and session is not None:
-            log.error("listener leg of %s found no caller in the queue (%s)", call_id, status)
-        return verbs.hangup()
-
     # ================================================================= call-backs
-
-    async def place_callback(self, departement: str, listener: str, person: str) -> str:
-        """Ring ``listener``; when they answer, call ``person`` presenting 0 800 112 112.
-
-        Returns the call-back's id; raises ``ProviderError`` when the provider refused.
-        """
-        dep = self.runtime.flow.config.departement(departement)
-        if dep is None:
-            raise ValueError(f"unknown département {departement!r}")
-        attempt = CallbackAttempt(self._new_token(), departement, listener, person)
-        self.callbacks[attempt.callback_id] = attempt
-        while len(self.callbacks) > MAX_ENDED:
-            self.callbacks.popitem(last=False)
-        call = OutboundCall(
-            to=listener,
-            from_=dep.line_115.inbound_numbers[0],
-            url=self.urls.callback_answer(attempt.callback_id),
-            status_callback=self.urls.callback_status(attempt.callback_id),
-            timeout_s=CALLBACK_RING_TIMEOUT_S,
-        )
-        try:
-            attempt.sid = await self.provider.create_call(call)
-        except ProviderError:
-            self._emit_callback(attempt, "listener-unreachable")
-            raise
-        self._emit_callback(attempt, "placed")
-        return attempt.callback_id
-
-    async def callback_answered(self, form: Form, query: Query) -> bytes:
-        form.require("CallSid", "AccountSid")
-        attempt = self._callback(query)
-        doc = Document()
-        doc.say("Rappel en cours. Ne raccrochez pas.", self.config.say_voice)
-        dial = doc.dial(
-            timeout_s=CALLBACK_RING_TIMEOUT_S,
-            action=self.urls.callback_result(attempt.callback_id),
-            caller_id=self.config.callback_caller_id
-            or self.runtime.flow.config.national.callback_number,
-        )
-        doc.number(dial, attempt.person)
-        return doc.to_bytes()
-
-    async def callback_result(self, form: Form, query: Query) -> bytes:
-        form.require("CallSid", "AccountSid")
-        (status,) = form.require("DialCallStatus")
-        attempt = self._callback(query)
-        outcome = dial_outcome(status)
-        if attempt.result is None:
-            attempt.result = "connected" if outcome is DialOutcome.ANSWERED else outcome.value
-            self._emit_callback(attempt, attempt.result)
-        doc = Document()
-        if outcome is not DialOutcome.ANSWERED and not caller_gone(form):
-            why = {
-                DialOutcome.BUSY: "la ligne est occupée",
-                DialOutcome.NO_ANSWER: "la personne n'a pas répondu",
-            }.get(outcome, "l'appel n'a pas pu être établi")
-            doc.say(f"Le rappel n'a pas abouti : {why}.", self.config.say_voice)
-        doc.hangup()
-        return doc.to_bytes()
-
-    async def callback_status(self, form: Form, query: Query) -> bytes:
-        leg_sid, _, status = form.require("CallSid", "AccountSid", "CallStatus")
-        attempt = self._callback(query)
-        rank = call_status_rank(status)
-        if rank <= attempt.status_rank:
-            return verbs.empty()
-        attempt.status_rank = rank
-        self._emit_status(attempt.callback_id, Leg.CALLBACK, leg_sid, status, form)
-        if status in ("busy", "no-answer", "failed", "canceled") and attempt.result is None:
-            attempt.result = "listener-unreachable"
-            self._emit_callback(attempt, attempt.result)
-        return verbs.empty()
-
-    def _callback(self, query: Query) -> CallbackAttempt:
-        callback_id = query_value(query, "cb")
-        attempt = self.callbacks.get(callback_id)
-        if attempt is None:
-            raise WebhookError(404, f"Rappel inconnu : {callback_id}")
-        return attempt
 
     # ================================================================= CallTransport
 
@@ -737,45 +510,11 @@ class LamlTransport:
             if not session.in_queue:
                 self._spawn(self._redirect(session))
 
-    async def _ring_listener(self, session: CallSession, dial: Dial) -> None:
-        target = dial.targets[0]  # the dispatcher offers one listener per call
-        state = self.runtime.state(session.call_id)
-        leg = ListenerLeg(self._new_token(), target.number, state.departement if state else None)
-        session.listener = leg
-        call = OutboundCall(
-            to=target.number,
-            from_=session.called,
-            url=self.urls.listener_answer(session.call_id, leg.token),
-            status_callback=self.urls.listener_status(session.call_id, leg.token),
-            timeout_s=dial.ring_timeout_s,
-        )
-        try:
-            sid = await self.provider.create_call(call)
-        except ProviderError as error:
-            log.warning("listener %s not called for %s: %s", target.number, session.call_id, error)
-            leg.done = True
-            async with session.lock:
-                if not session.flow_ended and not session.ended:
-                    event = DialResult(((target.number, DialOutcome.FAILED),))
-                    self._out_of_band(session, await self._handle(session, event))
-            return
-        leg.sid = leg.sid or sid
-        if leg.cancel_wanted:
-            await self._cancel_leg(leg)  # the caller left while the call was being placed
-
     async def _redirect(self, session: CallSession) -> None:
         try:
             await self.provider.redirect_call(session.call_id, self.urls.resume(session.step))
         except ProviderError as error:
             log.error("call %s could not be redirected to its commands: %s", session.call_id, error)
-
-    async def _cancel_leg(self, leg: ListenerLeg) -> None:
-        if leg.sid is None:
-            return
-        try:
-            await self.provider.end_call(leg.sid, answered=leg.answered)
-        except ProviderError as error:
-            log.warning("listener leg %s not cancelled: %s", leg.sid, error)
 
     # ================================================================= plumbing
 
@@ -889,124 +628,6 @@ class LamlTransport:
         )
         raise OverBudgetError(session.call_id)
 
-    def _render_pending(self, session: CallSession, step: int) -> bytes:
-        pending = session.pending or []
-        session.pending = None
-        return self._render(session, pending, step)
-
-    def _render(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
-        """One document for a batch of media commands, ending on its waiting verb."""
-        if (
-            media
-            and isinstance(media[-1], Gather)
-            and all(isinstance(m, Play | Answer) for m in media[:-1])
-        ):
-            # Menus are the same for every call at the same step: rendered once.
-            session.asking = media[-1]
-            key = (tuple(media), step)
-            cached = self._menus.get(key)
-            if cached is None:
-                cached = self._render_batch(session, media, step)
-                if len(self._menus) >= MAX_CACHED_MENUS:
-                    self._menus.clear()
-                self._menus[key] = cached
-            return cached
-        return self._render_batch(session, media, step)
-
-    def _render_batch(self, session: CallSession, media: list[MediaCommand], step: int) -> bytes:
-        doc = Document()
-        plays: list[Prompt] = []
-        lead_in: list[Prompt] = []  # interruptible prompts just before a menu
-        session.asking = None
-        for command in media:
-            if isinstance(command, Play):
-                if command.interruptible:
-                    lead_in.append(command.prompt)
-                else:
-                    plays.extend(lead_in)
-                    lead_in.clear()
-                    plays.append(command.prompt)
-            elif isinstance(command, Gather):
-                # Keys typed during the welcome count for the menu: the provider collects
-                # keys only inside a <Gather>, and stops its prompts at the first key.
-                self._speak_all(doc, plays)
-                session.asking = command
-                gather = doc.gather(
-                    num_digits=command.max_digits,
-                    timeout_s=command.timeout_s,
-                    action=self.urls.gather(step),
-                )
-                for prompt in lead_in:
-                    self.speaker.speak(doc, prompt, gather)
-                lead_in.clear()
-                self.speaker.speak(doc, command.prompt, gather)
-                doc.redirect(self.urls.no_input(step))  # a silent caller becomes InputTimedOut
-                return doc.to_bytes()
-            elif isinstance(command, Dial):
-                self._speak_all(doc, plays + lead_in)
-                self._dial(doc, session, command, step)
-                return doc.to_bytes()
-            elif isinstance(command, Hold):
-                # The messages before the hold play from the wait URL, once the caller is in
-                # the provider's queue: a listener may take the call at any moment.
-                session.announcement.extend(plays + lead_in)
-                session.in_queue = True
-                doc.enqueue(
-                    session.queue_name, wait_url=self.urls.wait(), action=self.urls.queue(step)
-                )
-                return doc.to_bytes()
-            elif isinstance(command, Hangup):
-                self._speak_all(doc, plays + lead_in)
-                doc.hangup()
-                self._end(session)
-                return doc.to_bytes()
-        # No waiting command: the flow has nothing for this request (never expected). The
-        # caller must not hear silence: the stateless fallback takes over.
-        log.error(
-            "call %s: no waiting command in %r; fallback document sent", session.call_id, media
-        )
-        return self._abandon(session)
-
-    def _speak_all(self, doc: Document, prompts: list[Prompt]) -> None:
-        for prompt in prompts:
-            self.speaker.speak(doc, prompt)
-        prompts.clear()
-
-    def _dial(self, doc: Document, session: CallSession, dial: Dial, step: int) -> None:
-        session.dial_step = step
-        session.dial_targets = dial.targets
-        session.dial_answered = None
-        # Forwarding keeps the caller's number by default; an explicit callerId must be one
-        # of the account's numbers, so it is only set when the flow presents another one.
-        caller_id = dial.caller_id if dial.caller_id not in (None, session.caller) else None
-        element = doc.dial(
-            timeout_s=dial.ring_timeout_s,
-            action=self.urls.dial(step),
-            caller_id=caller_id,
-            record=self._records_on_answer(session, dial),
-            recording_callback=self.urls.recording(session.call_id),
-        )
-        for target in dial.targets:
-            doc.number(
-                element,
-                target.number,
-                url=self.urls.dial_answered(session.call_id, step, target.number),
-            )
-
-    def _records_on_answer(self, session: CallSession, dial: Dial) -> bool:
-        """Whether the flow will start recording if this dial is answered.
-
-        The flow says so only once the answer is known, but the provider records a bridge
-        only when the ``<Dial>`` asks for it: the answer is stepped on a copy of the state.
-        """
-        state = self.runtime.state(session.call_id)
-        if state is None or not dial.targets:
-            return False
-        probe = copy.deepcopy(state)
-        answer = DialResult(((dial.targets[0].number, DialOutcome.ANSWERED),))
-        commands = self.runtime.flow.step(probe, answer, self.clock())
-        return any(isinstance(c, StartRecording) for c in commands)
-
     @staticmethod
     def _answered_result(targets: tuple[DialTarget, ...], number: str) -> DialResult:
         others = tuple((t.number, DialOutcome.NO_ANSWER) for t in targets if t.number != number)
@@ -1072,21 +693,10 @@ class LamlTransport:
             leg=leg,
             provider_sid=sid,
             status=status,
-            duration_s=_int_or_none(form.get("CallDuration")),
+            duration_s=int_or_none(form.get("CallDuration")),
             at=self.clock(),
         )
         self._spawn(self.events.call_status(update))
-
-    def _emit_callback(self, attempt: CallbackAttempt, status: str) -> None:
-        update = CallbackUpdate(
-            callback_id=attempt.callback_id,
-            departement=attempt.departement,
-            listener=attempt.listener,
-            person=attempt.person,
-            status=status,
-            at=self.clock(),
-        )
-        self._spawn(self.events.callback(update))
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         task = asyncio.ensure_future(work)
@@ -1102,73 +712,3 @@ class LamlTransport:
         """Wait for the background work (REST calls, sink writes): tests, clean shutdown."""
         while self._background:
             await asyncio.gather(*list(self._background), return_exceptions=True)
-
-
-def _withdrawn() -> bytes:
-    doc = Document()
-    doc.say("Cet appel n'est plus en attente. Merci.")
-    doc.hangup()
-    return doc.to_bytes()
-
-
-def _int_or_none(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() else None
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Finished(Generic[T]):
-    value: T
-
-
-def start_eagerly(work: Coroutine[Any, Any, T]) -> Finished[T] | asyncio.Task[T]:
-    """Run ``work`` until it first waits; finish it in a task only if it does.
-
-    What ``asyncio.eager_task_factory`` does in Python 3.12: a webhook whose runtime work
-    never waits (state in this process) costs no task and no trip through the event loop.
-    """
-    try:
-        waiting_on = work.send(None)
-    except StopIteration as stop:
-        return Finished(cast(T, stop.value))
-    return asyncio.ensure_future(_carry_on(work, waiting_on))
-
-
-async def _carry_on(work: Coroutine[Any, Any, T], waiting_on: Any) -> T:
-    return await _Resumed(work, waiting_on)
-
-
-class _Resumed(Generic[T]):
-    """Awaitable that hands the task the future ``work`` already waits on, then drives it."""
-
-    def __init__(self, work: Coroutine[Any, Any, T], waiting_on: Any) -> None:
-        self._work = work
-        self._waiting_on = waiting_on
-
-    def __await__(self) -> Generator[Any, Any, T]:
-        yielded = self._waiting_on
-        while True:
-            try:
-                sent = yield yielded
-            except BaseException as error:  # cancellation or a failed future: pass it on
-                try:
-                    yielded = self._work.throw(error)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-            else:
-                try:
-                    yielded = self._work.send(sent)
-                except StopIteration as stop:
-                    return cast(T, stop.value)
-
-
-def _rfc2822_or_none(raw: str) -> datetime | None:
-    """The providers' timestamps: ``Mon, 10 Mar 2025 09:02:11 +0000``."""
-    if not raw:
-        return None
-    try:
-        return parsedate_to_datetime(raw)
-    except (TypeError, ValueError):
-        return None
