@@ -25,7 +25,8 @@ from sisiao_link.port import (
     SiSiaoUnavailable,
     StatutDemande,
 )
-from sisiao_link.sandbox import Espace, SandboxStore, create_sandbox_app
+from sisiao_link.sandbox import create_sandbox_app
+from sisiao_link.sandbox_store import Espace, SandboxStore
 from tests.sisiao_link.fakes import VirtualClock
 
 CONTRACT = Path(__file__).resolve().parents[2] / "docs" / "sisiao-openapi.yaml"
