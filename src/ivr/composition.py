@@ -28,7 +28,7 @@ from ivr.locating import CallLocator
 from ivr.records.db import current_revision, database_url, head_revision, make_engine, upgrade
 from ivr.records.store import RecordStore
 from ivr.records.writer import RecordWriter
-from ivr.runtime.live_state import CallRegistry, InMemoryLiveState, LiveState
+from ivr.runtime.live_state import CallRegistry, LiveState
 from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime
 from ivr.settings import Settings
@@ -130,20 +130,8 @@ def build_services(settings: Settings) -> Services:
     clock = utc_now
 
     instance_id = settings.instance_id or default_instance_id()
-    live: InMemoryLiveState | ResilientLiveState
-    health: Callable[[], StateHealth]
-    registry: ResilientLiveState | DurableLiveState
-    local: LocalStore | None = None
-    if settings.redis_url:
-        live = registry = ResilientLiveState(
-            RedisLiveState.from_url(settings.redis_url, prefix=settings.redis_prefix), clock
-        )
-        health = live.health
-    else:
-        # Alone, in a local file: a restart after a crash takes the calls over.
-        local = LocalStore(Path(settings.data_dir) / "live-state.sqlite3")
-        live = registry = DurableLiveState(local)
-        health = memory_health
+    live, health, local = _live_state(settings)
+    registry = live
     engine = make_engine(database_url(settings.database_url, settings.data_dir), create_dir=True)
     _check_schema(settings, engine)
     store = RecordStore(engine, clock)
@@ -201,70 +189,114 @@ def build_services(settings: Settings) -> Services:
     services.config_sync = ConfigSync(
         store, services.apply_config, lambda: services.config_sha, chosen.version
     )
-    services.console = ConsoleDeps(
-        records=store,
-        calls=CallQueries(runtime),
-        lookups=sisiao.lookups,
-        outbox=sisiao.outbox,
-        banner=sisiao.monitor.banner,
-        positions=positions,
-        locator=locator,
-        config=lambda: services.config,
-        clock=clock,
-        session_secret=_session_secret(settings),
-        on_config_accepted=services.apply_config,
-        secure_cookies=settings.secure_cookies,
-        recordings=_recording_sources(settings, http),
-        recording_retention=timedelta(days=settings.retention_recordings_days),
-    )
+    services.console = _console(settings, services, store, sisiao, http)
     if settings.ari_url:
-        snapshots: CallSnapshots | None = None
-        leadership: Leadership | None = None
-        if local is not None:  # alone: snapshots in the local file, kept across a restart
-            snapshots = LocalCallSnapshots(local)
-        if settings.redis_url:  # several instances: snapshots and the websocket lease in Redis
-            ari_redis = aioredis.Redis.from_url(settings.redis_url)
-            snapshots = RedisCallSnapshots(ari_redis, prefix=f"{settings.redis_prefix}ari:snap:")
-            leadership = RedisLeadership(
-                ari_redis, f"{settings.redis_prefix}ari:leader:{settings.ari_app}", instance_id
-            )
-            services.closers += [leadership.release, ari_redis.aclose]
-        services.ari = AriTransport(
-            url=settings.ari_url,
-            user=settings.ari_user,
-            password=settings.ari_password.get_secret_value(),
-            app=settings.ari_app,
-            dial_template=settings.ari_dial_template,
-            runtime=runtime,
-            http=http,
-            snapshots=snapshots,
-            leadership=leadership,
-            recordings=StoredRecordings(store),
-        )
+        services.ari = _ari(settings, settings.ari_url, services, local, store, instance_id)
     if settings.laml_auth_token and settings.public_base_url:
-        laml_config = LamlConfig.from_settings(
-            settings,
-            prompts_base_url=settings.laml_prompts_base_url,
-            hold_music_url=settings.laml_hold_music_url,
-            say_voice=settings.laml_voice,
-        )
-        api_token = (
-            settings.laml_api_token.get_secret_value()
-            if settings.laml_api_token
-            else laml_config.auth_token
-        )
-        provider = ProviderClient(
-            http, settings.laml_api_base_url, settings.laml_account_sid or "", api_token
-        )
-        services.laml = LamlTransport(
-            runtime, laml_config, provider, clock, events=ProviderRecords(store)
-        )
+        services.laml = _laml(settings, services, store)
         runtime.register_transport("laml", services.laml)
     if services.ari is not None or services.laml is not None:
         services.console.callbacks = TransportCallbacks(
             services.ari, services.laml, lambda: services.config.national.callback_number
         )
     return services
+
+
+def _live_state(
+    settings: Settings,
+) -> tuple[ResilientLiveState | DurableLiveState, Callable[[], StateHealth], LocalStore | None]:
+    """Redis when configured (several instances); else the in-process state, kept in a local
+    file so that a restart after a crash takes the calls over."""
+    if settings.redis_url:
+        shared = ResilientLiveState(
+            RedisLiveState.from_url(settings.redis_url, prefix=settings.redis_prefix), utc_now
+        )
+        return shared, shared.health, None
+    local = LocalStore(Path(settings.data_dir) / "live-state.sqlite3")
+    return DurableLiveState(local), memory_health, local
+
+
+def _console(
+    settings: Settings,
+    services: Services,
+    store: RecordStore,
+    sisiao: SiSiaoLink,
+    http: httpx.AsyncClient,
+) -> ConsoleDeps:
+    """What the consoles are given: the records, the runtime's queries, the SI SIAO link."""
+    positions, locator = services.positions, services.locator
+    return ConsoleDeps(
+        records=store,
+        calls=CallQueries(services.runtime),
+        lookups=sisiao.lookups,
+        outbox=sisiao.outbox,
+        banner=sisiao.monitor.banner,
+        positions=positions,
+        locator=locator,
+        config=lambda: services.config,
+        clock=services.clock,
+        session_secret=_session_secret(settings),
+        on_config_accepted=services.apply_config,
+        secure_cookies=settings.secure_cookies,
+        recordings=_recording_sources(settings, http),
+        recording_retention=timedelta(days=settings.retention_recordings_days),
+    )
+
+
+def _ari(
+    settings: Settings,
+    url: str,
+    services: Services,
+    local: LocalStore | None,
+    store: RecordStore,
+    instance_id: str,
+) -> AriTransport:
+    """The Asterisk transport, with its snapshots and websocket lease where they live."""
+    snapshots: CallSnapshots | None = None
+    leadership: Leadership | None = None
+    if local is not None:  # alone: snapshots in the local file, kept across a restart
+        snapshots = LocalCallSnapshots(local)
+    if settings.redis_url:  # several instances: snapshots and the websocket lease in Redis
+        ari_redis = aioredis.Redis.from_url(settings.redis_url)
+        snapshots = RedisCallSnapshots(ari_redis, prefix=f"{settings.redis_prefix}ari:snap:")
+        leadership = RedisLeadership(
+            ari_redis, f"{settings.redis_prefix}ari:leader:{settings.ari_app}", instance_id
+        )
+        services.closers += [leadership.release, ari_redis.aclose]
+    return AriTransport(
+        url=url,
+        user=settings.ari_user,
+        password=settings.ari_password.get_secret_value(),
+        app=settings.ari_app,
+        dial_template=settings.ari_dial_template,
+        runtime=services.runtime,
+        http=services.http,
+        snapshots=snapshots,
+        leadership=leadership,
+        recordings=StoredRecordings(store),
+    )
+
+
+def _laml(settings: Settings, services: Services, store: RecordStore) -> LamlTransport:
+    """The cloud transport (Twilio or SignalWire webhooks) and its REST client."""
+    http = services.http
+    laml_config = LamlConfig.from_settings(
+        settings,
+        prompts_base_url=settings.laml_prompts_base_url,
+        hold_music_url=settings.laml_hold_music_url,
+        say_voice=settings.laml_voice,
+    )
+    api_token = (
+        settings.laml_api_token.get_secret_value()
+        if settings.laml_api_token
+        else laml_config.auth_token
+    )
+    provider = ProviderClient(
+        http, settings.laml_api_base_url, settings.laml_account_sid or "", api_token
+    )
+    return LamlTransport(
+        services.runtime, laml_config, provider, services.clock, events=ProviderRecords(store)
+    )
 
 
 def _sisiao(
