@@ -22,14 +22,9 @@ French. The size limit (``MAX_CONFIG_BYTES``) is checked by the callers, on the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import yaml
-
-if TYPE_CHECKING:
-    _SafeBase = yaml.SafeLoader
-else:  # the C parser when PyYAML was built with libyaml: same events, same marks
-    _SafeBase = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_CONFIG_BYTES = 2_000_000
 """A routing file's size limit (bytes of UTF-8), wherever it comes from."""
@@ -86,20 +81,37 @@ def _line(mark: Any) -> int | None:
     return mark.line + 1 if mark is not None else None
 
 
-class _Loader(_SafeBase):
-    """The safe loader whose constructors' own failures (``!!int abc``, ``!!bool 3``…)
-    become located YAML errors instead of bare exceptions."""
+class _LocatedFailures(yaml.constructor.SafeConstructor):
+    """Scalar constructors' own failures (``!!int abc``, ``!!bool 3``…) as located YAML
+    errors instead of bare exceptions."""
 
     def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            return super().construct_object(node, deep)
         try:
             return super().construct_object(node, deep)
         except (ValueError, KeyError, AttributeError, TypeError, OverflowError):
             raise yaml.constructor.ConstructorError(
                 None,
                 None,
-                f"« {str(node.value)[:40]} » ne peut pas être lu comme {shown_tag(node.tag)}",
+                f"« {node.value[:40]} » ne peut pas être lu comme {shown_tag(node.tag)}",
                 node.start_mark,
             ) from None
+
+
+class PurePythonLoader(_LocatedFailures, yaml.SafeLoader):
+    """PyYAML's own parser, when it was built without libyaml."""
+
+
+_Loader: type[yaml.SafeLoader] = PurePythonLoader
+if hasattr(yaml, "CSafeLoader"):
+
+    class _LibyamlLoader(_LocatedFailures, yaml.CSafeLoader):
+        """libyaml's parser: the same events and marks, faster."""
+
+    _Loader = _LibyamlLoader  # type: ignore[assignment]
+LOADER = _Loader
+"""The loader ``compose`` uses (libyaml's when available)."""
 
 
 @dataclass(slots=True)
@@ -111,7 +123,7 @@ class _Anchor:
 class _Composer:
     """Builds the node graph from the parser's events, counting as it goes."""
 
-    def __init__(self, loader: _Loader) -> None:
+    def __init__(self, loader: yaml.SafeLoader) -> None:
         self.loader: Any = loader  # the stubs leave its event methods untyped
         self.anchors: dict[str, _Anchor] = {}
         self.expanded = 0  # nodes of the document once every alias is expanded
@@ -253,16 +265,17 @@ class Composed:
     merges ``<<`` keys into the nodes)."""
 
     node: yaml.Node | None
-    loader: _Loader
+    loader: yaml.SafeLoader
 
     def construct(self) -> Any:
         return self.loader.construct_document(self.node) if self.node is not None else None
 
 
-def compose(text: str) -> Composed:
-    """Read ``text`` within the limits. Raises ``UnsafeYamlError`` over a limit, else the
-    parser's ``yaml.YAMLError`` (``construct`` raises the constructor's)."""
-    loader = _Loader(text)
+def compose(text: str, loader_class: type[yaml.SafeLoader] | None = None) -> Composed:
+    """Read ``text`` within the limits (with ``LOADER`` unless told). Raises
+    ``UnsafeYamlError`` over a limit, else the parser's ``yaml.YAMLError`` (``construct``
+    raises the constructor's)."""
+    loader = (loader_class or LOADER)(text)
     try:
         return Composed(_Composer(loader).document(), loader)
     finally:

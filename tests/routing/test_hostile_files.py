@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from routing import safe_yaml
 from routing.config import RoutingConfig
 from routing.loader import MAX_ISSUES, ConfigError, load_config, parse_config
 from routing.safe_yaml import MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES
@@ -42,6 +43,14 @@ CASES = {
 }
 
 
+@pytest.fixture(params=["libyaml", "python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: with libyaml's parser (when PyYAML has it) and with PyYAML's own."""
+    if request.param == "python":
+        monkeypatch.setattr(safe_yaml, "LOADER", safe_yaml.PurePythonLoader)
+    return str(request.param)
+
+
 @pytest.fixture
 def nothing_built(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fails the test if the loader gets as far as the validation of the data."""
@@ -53,7 +62,7 @@ def nothing_built(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(("name", "expected"), sorted(CASES.items()))
-@pytest.mark.usefixtures("nothing_built")
+@pytest.mark.usefixtures("nothing_built", "parser")
 def test_given_hostile_file_then_refused_by_its_limit_in_french_with_its_line(
     name: str, expected: tuple[str, str]
 ) -> None:
@@ -134,12 +143,14 @@ def test_given_many_plain_nodes_then_refused_by_their_count() -> None:
         ("<<: 3\n", "1: valeur illisible : « << » doit fusionner une table ou une liste de tables"),
     ],
 )
+@pytest.mark.usefixtures("parser")
 def test_given_malformed_yaml_then_a_french_message_with_its_line(text: str, expected: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config(text, "f.yaml")
     assert [str(issue) for issue in caught.value.issues] == [f"f.yaml:{expected}"]
 
 
+@pytest.mark.usefixtures("parser")
 def test_given_aliases_within_the_budget_then_the_file_is_read_as_before() -> None:
     text = (REPO / "tests" / "data" / "good" / "minimal.yaml").read_text(encoding="utf-8")
     assert text.count("    timezone: Europe/Paris\n") == 4
@@ -158,3 +169,11 @@ def test_given_a_million_errors_then_the_first_ones_and_how_many_more() -> None:
     assert len(issues) == MAX_ISSUES + 1
     assert str(issues[-1]).startswith("f.yaml: … et ")
     assert str(issues[-1]).endswith(" autres erreurs")
+
+
+@pytest.mark.usefixtures("parser")
+def test_given_the_shipped_file_then_read_as_pyyaml_safe_load_reads_it() -> None:
+    import yaml
+
+    text = (REPO / "config" / "departments.yaml").read_text(encoding="utf-8")
+    assert safe_yaml.compose(text).construct() == yaml.safe_load(text)
