@@ -136,8 +136,10 @@ class ConfigSync:
         self.current = latest.id
         if latest.sha256 == self.applied_sha():
             return False  # accepted on this instance's own admin page: already in force
-        try:
-            config = parse_config(latest.content, f"version n° {latest.id}")
+        try:  # off the event loop: a 2 Mo file takes a while to validate
+            config = await asyncio.to_thread(
+                parse_config, latest.content, f"version n° {latest.id}"
+            )
         except ConfigError as exc:  # validated when accepted: a newer release's rules?
             log.error("routing version %d does not validate here: %s", latest.id, exc)
             return False

@@ -3,10 +3,15 @@
 Each error names the file, the line, the field path and what is wrong, in French:
 ``config/departments.yaml:412: departements.2A.assistance.referents[1].number : « 06 12 »
 n'est pas un numéro de téléphone valide``.
+
+The file may come from anyone with the admin page: it is read within limits
+(``routing.safe_yaml``: 2 Mo, nesting, alias expansion, YAML's own tags only) and refused,
+with a ``ConfigError`` naming the limit, before it is expanded or built.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +23,17 @@ from pydantic_core import ErrorDetails
 
 from routing.config import LocatedValueError, RoutingConfig
 from routing.departements import BY_CODE
+from routing.safe_yaml import MAX_CONFIG_BYTES, TOO_BIG, UnsafeYamlError, compose
 
 Loc = tuple[str | int, ...]
 
-# The C parser when PyYAML was built with libyaml; both give the same nodes and marks.
-_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_ISSUES = 100
+"""Problems listed at most (a hostile file may have a million): the rest are counted."""
+
+# What YAML allows in a file (YAML 1.1, as PyYAML reads it): anything else stops its reader.
+_NOT_PRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +53,27 @@ class ConfigIssue:
 class ConfigError(Exception):
     """The routing file cannot be used; ``issues`` lists every problem found."""
 
-    def __init__(self, issues: Sequence[ConfigIssue]) -> None:
+    def __init__(self, issues: Sequence[ConfigIssue], limit: str | None = None) -> None:
         self.issues = tuple(issues)
+        # The limit the file went over, when it was refused before being read in full:
+        # "size", "time" or a ``routing.safe_yaml.Limit`` ("aliases", "depth", "tag"…).
+        self.limit = limit
         super().__init__("\n".join(str(issue) for issue in self.issues))
+
+
+def too_big(file: str) -> ConfigError:
+    return ConfigError([ConfigIssue(file, None, "", TOO_BIG)], limit="size")
 
 
 def load_config(path: str | Path) -> RoutingConfig:
     """Read and validate a routing file, raising ``ConfigError`` with every problem."""
     file = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with Path(path).open("rb") as stream:
+            raw = stream.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise too_big(file)
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(file, None, "", "fichier introuvable")]) from None
     except UnicodeDecodeError:
@@ -63,19 +85,22 @@ def load_config(path: str | Path) -> RoutingConfig:
 
 def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
     """Validate routing YAML given as text; ``file`` is only used in messages."""
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise too_big(file)
+    unprintable = _NOT_PRINTABLE.search(text)
+    if unprintable is not None:
+        line = text.count("\n", 0, unprintable.start()) + 1
+        code = f"U+{ord(unprintable.group()):04X}"
+        raise ConfigError(
+            [ConfigIssue(file, line, "", f"caractère non permis dans un fichier YAML ({code})")]
+        )
     try:
-        node = yaml.compose(text, Loader=_LOADER)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or ""
-        raise ConfigError(
-            [ConfigIssue(file, line, "", f"erreur de syntaxe YAML : {_yaml_problem(problem)}")]
-        ) from None
+        composed = compose(text)
+    except UnsafeYamlError as exc:
+        raise ConfigError([ConfigIssue(file, exc.line, "", exc.message)], limit=exc.limit) from None
     except yaml.YAMLError as exc:
-        raise ConfigError(
-            [ConfigIssue(file, None, "", f"erreur de syntaxe YAML ({exc})")]
-        ) from None
+        raise _syntax_error(file, exc) from None
+    node = composed.node
     if node is None:
         raise ConfigError([ConfigIssue(file, None, "", "le fichier est vide")])
     lines: dict[Loc, int] = {}
@@ -87,7 +112,10 @@ def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
                 for loc, line in duplicates
             ]
         )
-    data: Any = yaml.load(text, Loader=_LOADER)
+    try:
+        data: Any = composed.construct()
+    except yaml.YAMLError as exc:
+        raise _syntax_error(file, exc) from None
     if not isinstance(data, dict):
         raise ConfigError(
             [
@@ -103,8 +131,36 @@ def parse_config(text: str, file: str = "<config>") -> RoutingConfig:
         errors = exc.errors()
         issues += [_issue(file, e, lines) for e in errors if not _consequence(e, errors)]
     if issues:
-        raise ConfigError(issues)
+        raise ConfigError(_at_most(issues, file))
     return config
+
+
+def _at_most(issues: list[ConfigIssue], file: str) -> list[ConfigIssue]:
+    if len(issues) <= MAX_ISSUES:
+        return issues
+    more = len(issues) - MAX_ISSUES
+    return [
+        *issues[:MAX_ISSUES],
+        ConfigIssue(
+            file,
+            None,
+            "",
+            f"… et {more} autre{'s' if more > 1 else ''} erreur{'s' if more > 1 else ''}",
+        ),
+    ]
+
+
+def _syntax_error(file: str, exc: yaml.YAMLError) -> ConfigError:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or ""
+        if isinstance(exc, yaml.constructor.ConstructorError):
+            message = f"valeur illisible : {_constructor_problem(problem)}"
+        else:
+            message = f"erreur de syntaxe YAML : {_yaml_problem(problem)}"
+        return ConfigError([ConfigIssue(file, line, "", message)])
+    return ConfigError([ConfigIssue(file, None, "", f"erreur de syntaxe YAML ({exc})")])
 
 
 def _consequence(error: ErrorDetails, errors: list[ErrorDetails]) -> bool:
@@ -151,6 +207,30 @@ _YAML_PROBLEMS = (
     ("found unexpected end of stream", "guillemet ou crochet non refermé"),
     ("did not find expected", "indentation ou ponctuation incohérente"),
 )
+
+
+_CONSTRUCTOR_PROBLEMS = (
+    ("expected a mapping node", "une table (clé: valeur) est attendue avec cette étiquette"),
+    ("expected a sequence node", "une liste est attendue avec cette étiquette"),
+    ("expected a scalar node", "une valeur simple est attendue avec cette étiquette"),
+    ("failed to convert base64", "données !!binary invalides (base64 attendu)"),
+    ("failed to decode base64", "données !!binary invalides (base64 attendu)"),
+    ("expected a mapping for merging", "« << » doit fusionner une table ou une liste de tables"),
+    (
+        "expected a mapping or list of mappings",
+        "« << » doit fusionner une table ou une liste de tables",
+    ),
+    ("found unhashable key", "une clé doit être un simple texte"),
+    ("expected a mapping of length 1", "chaque élément doit être une table d'une seule clé"),
+    ("expected a sequence, but found", "une liste est attendue avec cette étiquette"),
+)
+
+
+def _constructor_problem(problem: str) -> str:
+    for english, french in _CONSTRUCTOR_PROBLEMS:
+        if english in problem:
+            return french
+    return problem or "valeur invalide"
 
 
 def _yaml_problem(problem: str) -> str:

@@ -62,6 +62,38 @@ def test_given_broken_file_then_check_exits_1_listing_every_error() -> None:
     assert "« Mars/Olympus » n'est pas un fuseau horaire connu" in lines[3]
 
 
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("billion-laughs", ":8: les alias YAML (*nom) développent le fichier au-delà de"),
+        ("python-object", ":2: l'étiquette YAML « !!python/object/apply:os.system »"),
+        ("python-name", ":3: l'étiquette YAML « !!python/name:os.system »"),
+        ("deep-lists", ":2: imbrication trop profonde (plus de 50 niveaux"),
+    ],
+)
+def test_given_hostile_file_then_check_exits_1_naming_the_problem_in_french(
+    name: str, expected: str
+) -> None:
+    hostile = REPO / "tests" / "data" / "hostile" / f"{name}.yaml"
+    done = ivr("config", "check", str(hostile))
+    assert done.returncode == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == f"{hostile} : 1 erreur"
+    assert lines[1].startswith(f"{hostile}{expected}")
+    assert "Traceback" not in done.stderr
+
+
+def test_given_file_over_2_mo_then_check_exits_1_too_big(tmp_path: Path) -> None:
+    big = tmp_path / "departments.yaml"
+    big.write_bytes(CONFIG.read_bytes() + b"#" * 2_000_000 + b"\n")
+    done = ivr("config", "check", str(big))
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"{big} : 1 erreur",
+        f"{big}: fichier trop volumineux (2 Mo au plus)",
+    ]
+
+
 def test_given_weekday_10h_pressing_75_then_connected_to_a_paris_referent() -> None:
     steps, summary = simulate_json("--line", "assistance", "--press", "75", "--at", WEEKDAY_10)
     referents = {"+33199000750", "+33199000751", "+33199000752"}

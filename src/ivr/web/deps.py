@@ -34,7 +34,8 @@ class ConsoleDeps:
     ``throttle`` sets the failed sign-in limits (counted in the records database).
     ``callbacks`` places a call-back from the console (None: no telephony to place it).
     ``calls`` answers what the consoles ask of the calls in progress (``CallQueries`` over
-    the ``CallRuntime``).
+    the ``CallRuntime``). ``config_check_timeout`` bounds the check of a routing file
+    submitted on the admin page (run in a worker thread): a longer check refuses the file.
     """
 
     records: RecordStore
@@ -56,3 +57,4 @@ class ConsoleDeps:
     recording_retention: timedelta = timedelta(days=90)
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     callbacks: CallbackPlacer | None = None
+    config_check_timeout: timedelta = timedelta(seconds=15)

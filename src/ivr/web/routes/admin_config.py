@@ -1,26 +1,45 @@
 """Administration: the routing configuration (checked as ``ivr config check`` checks it,
-then recorded as a new version and applied), and the audit log."""
+then recorded as a new version and applied), and the audit log.
+
+A submitted file may be hostile: the form is read up to what 2 Mo of routing needs (413
+beyond, without reading further), and the file is checked in a worker thread of its own
+within ``ConsoleDeps.config_check_timeout``, so that the service goes on answering
+meanwhile. A refused file changes nothing: the routing in force stays.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import inspect
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.types import Message, Receive
 
 from ivr.web import queries
-from ivr.web.routes.checks import AdminCtx, NationalAdminCtx, NationalAdminForm
+from ivr.web.routes.checks import AdminCtx, NationalAdminCtx, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, see_other, text
+from routing.config import RoutingConfig
 from routing.loader import ConfigError, ConfigIssue, parse_config
+from routing.safe_yaml import MAX_CONFIG_BYTES, TOO_BIG
 
 router = APIRouter(route_class=ConsoleRoute)
 
-MAX_CONFIG_BYTES = 2_000_000
 DEFAULT_NAME = "departments.yaml"
+# Besides the file: the other fields and the multipart boundaries and headers.
+FORM_OVERHEAD = 64 * 1024
+UNREADABLE_FORM = "formulaire illisible : rechargez la page et envoyez le fichier à nouveau"
+
+# One check at a time, apart from the threads the database work uses: a hostile file
+# held up in its check delays the next check, nothing else.
+_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="config-check")
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -33,11 +52,67 @@ async def admin_page(ctx: AdminCtx, info: str = "") -> Response:
 class RejectedFileError(Exception):
     """The file cannot be taken as a routing file: its name, problems and text."""
 
-    def __init__(self, name: str, issues: Sequence[ConfigIssue], text: str) -> None:
+    def __init__(
+        self, name: str, issues: Sequence[ConfigIssue], text: str, status_code: int = 422
+    ) -> None:
         super().__init__(name)
         self.name = name
         self.issues = issues
         self.text = text
+        self.status_code = status_code
+
+
+def too_big(name: str = DEFAULT_NAME) -> RejectedFileError:
+    return RejectedFileError(name, [ConfigIssue(name, None, "", TOO_BIG)], "", 413)
+
+
+def form_limit(content_type: str) -> int:
+    """The most a configuration form may weigh: a pasted text is percent-encoded in an
+    urlencoded form (up to three bytes a byte); a multipart one (the page's) may carry
+    both an upload and a pasted text."""
+    if content_type.startswith("application/x-www-form-urlencoded"):
+        return 3 * MAX_CONFIG_BYTES + FORM_OVERHEAD
+    return 2 * MAX_CONFIG_BYTES + FORM_OVERHEAD
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Counted:
+    """The request's body, counted as it arrives: refused past ``limit`` bytes (Starlette's
+    form parser closes its temporary files on the way out)."""
+
+    receive: Receive
+    limit: int
+    size: int = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.size += len(message.get("body", b""))
+            if self.size > self.limit:
+                raise _TooLargeError
+        return message
+
+
+async def config_form(request: Request) -> FormData:
+    """The posted configuration form, read no further than ``form_limit``."""
+    limit = form_limit(request.headers.get("content-type", ""))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_big()
+    counted = _Counted(request.receive, limit)
+    try:
+        return await Request(request.scope, counted).form(
+            max_files=1, max_fields=10, max_part_size=limit
+        )
+    except _TooLargeError:
+        raise too_big() from None
+    except HTTPException:  # Starlette's 400 for a malformed form, in English
+        issue = ConfigIssue(DEFAULT_NAME, None, "", UNREADABLE_FORM)
+        raise RejectedFileError(DEFAULT_NAME, [issue], "") from None
 
 
 async def submitted(form: FormData) -> tuple[str, str]:
@@ -51,28 +126,46 @@ async def submitted(form: FormData) -> tuple[str, str]:
             raw = await upload.read(MAX_CONFIG_BYTES + 1)
         finally:
             await form.close()  # the upload's temporary file
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise too_big(name)
         try:
             content = raw.decode("utf-8")
         except UnicodeDecodeError:
             issue = ConfigIssue(name, None, "", "le fichier n'est pas en UTF-8")
             raise RejectedFileError(name, [issue], "") from None
-    if len(content.encode("utf-8")) > MAX_CONFIG_BYTES:
-        issue = ConfigIssue(name, None, "", "fichier trop volumineux (2 Mo au plus)")
-        raise RejectedFileError(name, [issue], "")
+    if len(content) > MAX_CONFIG_BYTES or len(content.encode("utf-8")) > MAX_CONFIG_BYTES:
+        raise too_big(name)
     return name, content
 
 
-@router.post("/admin/configuration", response_class=HTMLResponse)
-async def check_config(posted: NationalAdminForm) -> Response:
-    ctx = posted.ctx
+async def checked(content: str, name: str, timeout_s: float) -> RoutingConfig:
+    """``parse_config`` in its worker thread, within ``timeout_s`` (else refused)."""
+    loop = asyncio.get_running_loop()
     try:
+        async with asyncio.timeout(timeout_s):
+            return await loop.run_in_executor(_CHECKS, parse_config, content, name)
+    except TimeoutError:
+        seconds = f"{timeout_s:g}".replace(".", ",")
+        issue = ConfigIssue(
+            name, None, "", f"vérification trop longue (plus de {seconds} s) : fichier refusé"
+        )
+        raise ConfigError([issue], limit="time") from None
+
+
+@router.post("/admin/configuration", response_class=HTMLResponse)
+async def check_config(ctx: NationalAdminCtx) -> Response:
+    try:
+        posted = Posted(ctx, ctx.check_csrf(await config_form(ctx.request)))
         name, content = await submitted(posted.form)
+        timeout_s = ctx.deps.config_check_timeout.total_seconds()
         try:
-            config = parse_config(content, name)
+            config = await checked(content, name, timeout_s)
         except ConfigError as exc:
             raise RejectedFileError(name, exc.issues, content) from exc
     except RejectedFileError as rejected:
-        return admin_result(ctx, rejected.issues, rejected.text, rejected.name)
+        return admin_result(
+            ctx, rejected.issues, rejected.text, rejected.name, rejected.status_code
+        )
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     comment = posted.field("commentaire") or None
     version = await ctx.web.db(
@@ -85,12 +178,14 @@ async def check_config(posted: NationalAdminForm) -> Response:
     return see_other("/admin", f"Configuration valide : version n° {version} enregistrée.")
 
 
-def admin_result(ctx: Ctx, issues: Sequence[ConfigIssue], content: str, name: str) -> HTMLResponse:
+def admin_result(
+    ctx: Ctx, issues: Sequence[ConfigIssue], content: str, name: str, status_code: int = 422
+) -> HTMLResponse:
     """The admin page with every problem, worded as ``ivr config check`` words it."""
     count = len(issues)
     return ctx.render(
         "admin.html",
-        status_code=422,
+        status_code=status_code,
         issues=issues,
         summary=f"{name} : {count} erreur{'s' if count > 1 else ''}",
         text=content,

@@ -347,7 +347,10 @@ class Ctx:
 
     async def checked_form(self) -> FormData:
         """The posted form; raises the 403 page when its CSRF token is missing or wrong."""
-        form = await self.request.form()
+        return self.check_csrf(await self.request.form())
+
+    def check_csrf(self, form: FormData) -> FormData:
+        """``form`` when its CSRF token is the session's; else raises the 403 page."""
         if not csrf_ok(form, self.session):
             raise ForbiddenError(self.session, self.who, FORM_EXPIRED)
         return form
