@@ -16,6 +16,7 @@ from ivr.composition import Services
 from ivr.transports.laml import laml_router
 from ivr.web import STATIC_DIR, build_console_router
 from ivr.web.headers import SecurityHeaders
+from ivr.web.limits import BodyLimits
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ def create_app(services: Services) -> FastAPI:
         for path in (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
         if path and development
     ]
+    # Added first, so inside the headers: its own 413s carry them too.
+    app.add_middleware(BodyLimits)
     app.add_middleware(SecurityHeaders, docs_paths=docs_paths)
     app.state.services = services
 

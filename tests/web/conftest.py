@@ -28,6 +28,7 @@ from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime, MediaCommand
 from ivr.web import STATIC_DIR, ConsoleDeps, build_console_router, create_account
 from ivr.web.callbacks import RecordingPlacer
+from ivr.web.limits import BodyLimits
 from ivr.web.recordings import InMemoryRecordingSource
 from routing.config import RoutingConfig
 from routing.loader import load_config
@@ -131,6 +132,7 @@ async def world(
         )
         w.deps = deps
         app = FastAPI()
+        app.add_middleware(BodyLimits)  # as ``ivr.app.create_app`` assembles the service
         app.include_router(build_console_router(deps))
         app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
         yield w, app

@@ -214,3 +214,27 @@ def test_given_the_size_limit_then_one_constant_for_the_page_and_the_loader() ->
     assert MAX_CONFIG_BYTES == 2_000_000
     for module in (admin_config, loader):
         assert "2_000_000" not in Path(module.__file__ or "").read_text(encoding="utf-8")
+
+
+async def test_given_a_signed_in_listener_posting_an_oversize_form_then_413_in_french(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    csrf = await sign_in(browser, "c.dupont")
+    pulled = 0
+
+    async def body() -> AsyncIterator[bytes]:
+        nonlocal pulled
+        yield f"csrf={csrf}&departement=91&presence=".encode()
+        for _ in range(100):  # 100 Mo, were it all read
+            pulled += 1
+            yield b"x" * 1_000_000
+
+    response = await browser.post(
+        "/console/disponibilite",
+        content=body(),
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 413
+    assert "Ce formulaire dépasse la taille permise (256 Kio au plus)" in shown(response)
+    assert pulled <= 1

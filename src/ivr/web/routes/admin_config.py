@@ -2,9 +2,10 @@
 then recorded as a new version and applied), and the audit log.
 
 A submitted file may be hostile: the form is read up to what 2 Mo of routing needs (413
-beyond, without reading further), and the file is checked in a worker thread of its own
-within ``ConsoleDeps.config_check_timeout``, so that the service goes on answering
-meanwhile. A refused file changes nothing: the routing in force stays.
+beyond, without reading further: ``ivr.web.limits.BodyLimits`` counts the body), and the
+file is checked in a worker thread of its own within ``ConsoleDeps.config_check_timeout``,
+so that the service goes on answering meanwhile. A refused file changes nothing: the
+routing in force stays.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ import hashlib
 import inspect
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
-from starlette.types import Message, Receive
 
 from ivr.web import queries
+from ivr.web.limits import BodyTooLargeError, config_form_limit, is_too_large
 from ivr.web.routes.checks import AdminCtx, NationalAdminCtx, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, see_other, text
 from routing.config import RoutingConfig
@@ -33,8 +33,6 @@ from routing.safe_yaml import MAX_CONFIG_BYTES, TOO_BIG
 router = APIRouter(route_class=ConsoleRoute)
 
 DEFAULT_NAME = "departments.yaml"
-# Besides the file: the other fields and the multipart boundaries and headers.
-FORM_OVERHEAD = 64 * 1024
 UNREADABLE_FORM = "formulaire illisible : rechargez la page et envoyez le fichier à nouveau"
 
 # One check at a time, apart from the threads the database work uses: a hostile file
@@ -67,50 +65,22 @@ def too_big(name: str = DEFAULT_NAME) -> RejectedFileError:
 
 
 def form_limit(content_type: str) -> int:
-    """The most a configuration form may weigh: a pasted text is percent-encoded in an
-    urlencoded form (up to three bytes a byte); a multipart one (the page's) may carry
-    both an upload and a pasted text."""
-    if content_type.startswith("application/x-www-form-urlencoded"):
-        return 3 * MAX_CONFIG_BYTES + FORM_OVERHEAD
-    return 2 * MAX_CONFIG_BYTES + FORM_OVERHEAD
-
-
-class _TooLargeError(Exception):
-    pass
-
-
-@dataclass(slots=True)
-class _Counted:
-    """The request's body, counted as it arrives: refused past ``limit`` bytes (Starlette's
-    form parser closes its temporary files on the way out)."""
-
-    receive: Receive
-    limit: int
-    size: int = 0
-
-    async def __call__(self) -> Message:
-        message = await self.receive()
-        if message["type"] == "http.request":
-            self.size += len(message.get("body", b""))
-            if self.size > self.limit:
-                raise _TooLargeError
-        return message
+    """The most a configuration form may weigh (``ivr.web.limits`` enforces it)."""
+    return config_form_limit(content_type)
 
 
 async def config_form(request: Request) -> FormData:
-    """The posted configuration form, read no further than ``form_limit``."""
+    """The posted configuration form. ``BodyLimits`` (``ivr.web.limits``) counts the body:
+    declared or found over ``form_limit``, the first read past it raises, nothing further
+    is read, and the page says so (413)."""
     limit = form_limit(request.headers.get("content-type", ""))
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise too_big()
-    counted = _Counted(request.receive, limit)
     try:
-        return await Request(request.scope, counted).form(
-            max_files=1, max_fields=10, max_part_size=limit
-        )
-    except _TooLargeError:
+        return await request.form(max_files=1, max_fields=10, max_part_size=limit)
+    except BodyTooLargeError:
         raise too_big() from None
     except HTTPException:  # Starlette's 400 for a malformed form, in English
+        if is_too_large(request.scope):
+            raise too_big() from None
         issue = ConfigIssue(DEFAULT_NAME, None, "", UNREADABLE_FORM)
         raise RejectedFileError(DEFAULT_NAME, [issue], "") from None
 
