@@ -18,6 +18,7 @@ from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import quote
 
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
@@ -27,6 +28,7 @@ from ivr.records.models import AccountRole
 from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
 from ivr.web.formatting import duration, local_time, spaced_number
+from ivr.web.routes import params
 from ivr.web.security import Session, SessionCodec, same_token
 
 TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
@@ -127,8 +129,27 @@ class ConsoleRoute(APIRoute):
                 return await handler(request)
             except RefusalError as refusal:
                 return refusal_response(web_of(request), request, refusal)
+            except RequestValidationError as invalid:
+                try:
+                    return await invalid_response(web_of(request), request, invalid)
+                except RefusalError as refusal:
+                    return refusal_response(web_of(request), request, refusal)
 
         return handle
+
+
+async def invalid_response(web: Web, request: Request, invalid: RequestValidationError) -> Response:
+    """A parameter out of its bounds (``params``): a French 404 when the path names nothing
+    that can exist, else a 422; the refusal of an unknown visitor comes first."""
+    in_path, names = params.invalid_parts(invalid)
+    status = 404 if in_path else 422
+    title = params.NOT_FOUND_TITLE if in_path else params.INVALID_TITLE
+    message = params.NOT_FOUND if in_path else params.invalid_message(names)
+    json = request.url.path.endswith(".json")
+    ctx = await web.authorize(request, tuple(AccountRole), json=json)
+    if json:
+        return JSONResponse({"detail": message}, status_code=status)
+    raise ctx.error(status, title, message)
 
 
 # --------------------------------------------------------------------------- small helpers

@@ -23,6 +23,7 @@ from ivr.web.formatting import (
 )
 from ivr.web.routes.checks import ListenerCtx, ListenerForm, ListenerJson, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, JsonRefusalError, Web, see_other
+from ivr.web.routes.params import RecordId
 from routing.config import RoutingConfig
 from routing.index import RouteIndex
 from sisiao_link.port import Composition
@@ -239,7 +240,7 @@ async def flag(posted: ListenerDepForm) -> Response:
 # --------------------------------------------------------------------------- call-backs
 
 
-async def listener_callback(posted: ListenerForm, callback_id: int) -> tuple[Ctx, Callback]:
+async def listener_callback(posted: ListenerForm, callback_id: RecordId) -> tuple[Ctx, Callback]:
     """A dependency: a listener's POST on a call-back of one of their départements."""
     ctx = posted.ctx
     found = await ctx.web.db(queries.callback, ctx.deps.records, callback_id)
@@ -252,14 +253,14 @@ ListenerCallback = Annotated[tuple[Ctx, Callback], Depends(listener_callback)]
 
 
 @router.post("/console/rappels/{callback_id}")
-async def callback_done(checked: ListenerCallback, callback_id: int) -> Response:
+async def callback_done(checked: ListenerCallback, callback_id: RecordId) -> Response:
     ctx, found = checked
     await ctx.web.db(ctx.deps.records.complete_callback, callback_id, ctx.who.login)
     return see_other(f"/console?dep={found.departement}", "Rappel noté comme fait.")
 
 
 @router.post("/console/rappels/{callback_id}/appeler")
-async def callback_place(checked: ListenerCallback, callback_id: int) -> Response:
+async def callback_place(checked: ListenerCallback, callback_id: RecordId) -> Response:
     """Ring the listener's phone, then the person's, presenting the call-back number."""
     ctx, found = checked
     back = f"/console?dep={found.departement}"

@@ -22,6 +22,7 @@ from ivr.web.recordings import (
 )
 from ivr.web.routes.checks import AdminCtx
 from ivr.web.routes.common import ConsoleRoute, Ctx, admin_deps
+from ivr.web.routes.params import RecordId
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ async def call_recordings(ctx: AdminCtx, call_id: str) -> Response:
     )
 
 
-async def playable(ctx: Ctx, recording_id: int) -> tuple[queries.RecordingRow, str]:
+async def playable(ctx: Ctx, recording_id: RecordId) -> tuple[queries.RecordingRow, str]:
     """The recording and its location, if this admin may hear it and it is kept; else
     raises the page saying why."""
     row = await ctx.web.db(queries.recording, ctx.deps.records, recording_id)
@@ -138,7 +139,7 @@ async def opened(ctx: Ctx, row: queries.RecordingRow, location: str) -> Recordin
 
 
 @router.get("/admin/enregistrements/{recording_id}/audio")
-async def recording_audio(ctx: AdminCtx, recording_id: int) -> Response:
+async def recording_audio(ctx: AdminCtx, recording_id: RecordId) -> Response:
     """The recording's bytes, streamed through the service (audited)."""
     row, location = await playable(ctx, recording_id)
     stream = await opened(ctx, row, location)

@@ -15,6 +15,7 @@ from ivr.web import queries
 from ivr.web.formatting import LINE_LABELS
 from ivr.web.routes.checks import AdminCtx
 from ivr.web.routes.common import ConsoleRoute, Ctx, admin_deps
+from ivr.web.routes.params import DayError, day
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -38,11 +39,9 @@ def week_bounds(ctx: Ctx, semaine: str) -> tuple[datetime, datetime, date]:
     tz = ZoneInfo(ctx.deps.timezone)
     today = ctx.deps.clock().astimezone(tz).date()
     try:
-        monday = (
-            date.fromisoformat(semaine) if semaine else today - timedelta(days=today.weekday() + 7)
-        )
-    except ValueError:
-        monday = today - timedelta(days=today.weekday() + 7)
+        monday = day(semaine) if semaine else today - timedelta(days=today.weekday() + 7)
+    except DayError as exc:  # unreadable or out of range: a French 422, never a 500
+        raise ctx.error(422, "Semaine invalide", str(exc)) from None
     monday -= timedelta(days=monday.weekday())
     start = datetime.combine(monday, time(0), tz)
     end = datetime.combine(monday + timedelta(days=7), time(0), tz)

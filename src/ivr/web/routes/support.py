@@ -11,6 +11,7 @@ from ivr.web import queries
 from ivr.web.formatting import ESCALATION_LABELS, escalation_reasons
 from ivr.web.routes.checks import SupportCtx, SupportForm
 from ivr.web.routes.common import ConsoleRoute, see_other
+from ivr.web.routes.params import RecordId
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -36,7 +37,7 @@ async def support_page(ctx: SupportCtx, statut: str = "", info: str = "") -> Res
 
 
 @router.post("/support/escalades/{escalation_id}")
-async def escalation_status(posted: SupportForm, escalation_id: int) -> Response:
+async def escalation_status(posted: SupportForm, escalation_id: RecordId) -> Response:
     ctx = posted.ctx
     try:
         status = EscalationStatus(posted.field("statut"))
