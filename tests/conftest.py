@@ -7,9 +7,12 @@ Without a reachable server the test is skipped on a developer's machine, and fai
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import secrets
 import socket
+import sys
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -126,3 +129,49 @@ def postgres_url(_postgres_run_database: str | None) -> Iterator[str]:
     finally:
         drop_all()
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- log scan
+# Every log record of the whole run is scanned for a full phone number (French national
+# form, E.164 or 33-prefixed): one found fails the run at its end, naming the record.
+
+FULL_NUMBER = re.compile(
+    r"(?<![\d*])(?:\+33[\s.]?|0033[\s.]?|33[\s.]?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\d*])"
+)
+
+
+def full_numbers(text: str) -> list[str]:
+    """The full French phone numbers ``text`` holds (masked ones excepted)."""
+    return [match.group(0) for match in FULL_NUMBER.finditer(text)]
+
+
+class NumberScan(logging.Handler):
+    """Keeps the records that hold a full phone number."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.NOTSET)
+        self.leaks: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+        except Exception:  # a record that cannot be formatted holds nothing to scan
+            return
+        found = full_numbers(text)
+        if found:
+            self.leaks.append(f"{record.name}: {text[:300]}")
+
+
+_SCAN = NumberScan()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    logging.getLogger().addHandler(_SCAN)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    logging.getLogger().removeHandler(_SCAN)
+    if _SCAN.leaks:
+        lines = "\n".join(_SCAN.leaks[:20])
+        sys.stderr.write(f"\nLOG SCAN: {len(_SCAN.leaks)} record(s) hold a full number:\n{lines}\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

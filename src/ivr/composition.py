@@ -53,6 +53,7 @@ from ivr.web.recordings import (
 )
 from routing.config import RoutingConfig
 from routing.loader import load_config
+from routing.phone import mask_number
 from sisiao_link.alerts import Alerter, EmailAlerter, WebhookAlerter
 from sisiao_link.client import HttpSiSiaoClient
 from sisiao_link.incidents import IncidentStore
@@ -413,7 +414,12 @@ class TransportCallbacks:
             try:
                 return await laml.place_callback(departement, listener, person)
             except ProviderError as exc:
-                log.warning("call-back by %s to %s refused: %s", listener, person, exc)
+                log.warning(
+                    "call-back by %s to %s refused: %s",
+                    mask_number(listener),
+                    mask_number(person),
+                    exc,
+                )
                 raise CallbackError("l'opérateur téléphonique a refusé l'appel") from exc
             except ValueError as exc:  # the département left the routing file
                 raise CallbackError("ce département n'est plus dans la configuration") from exc

@@ -51,3 +51,15 @@ def display_number(e164: str) -> str:
     if parsed.country_code == 33:
         return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+
+
+def mask_number(raw: str | None) -> str:
+    """A phone number as logs may hold it: the first three characters and the last two
+    digits, the rest starred (``+33612345678`` → ``+33*******78``). The one helper for
+    every log line that names a number; nothing of it identifies a person."""
+    if not raw:
+        return "?"
+    text = "".join(ch for ch in raw if ch.isdigit() or ch == "+")
+    if len(text) <= 5:
+        return "*" * len(text)
+    return text[:3] + "*" * (len(text) - 5) + text[-2:]
