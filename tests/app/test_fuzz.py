@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import re
 import tempfile
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +15,7 @@ from urllib.parse import quote
 import httpx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from ivr.app import create_app
 from ivr.composition import build_services
@@ -52,6 +53,15 @@ QUERY_NAMES = ["dep", "semaine", "statut", "info", "appel", "suite", "recherche"
 values = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=40), st.integers().map(str))
 
 
+def flatten(routes: Sequence[BaseRoute]) -> list[BaseRoute]:
+    """The routes of ``app.routes``, those of included routers too."""
+    found: list[BaseRoute] = []
+    for route in routes:
+        router = getattr(route, "original_router", None)
+        found.extend(flatten(router.routes) if router is not None else [route])
+    return found
+
+
 @cache
 def world() -> tuple[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient], list[Route]]:
     loop = asyncio.new_event_loop()
@@ -86,7 +96,8 @@ def world() -> tuple[asyncio.AbstractEventLoop, dict[str, httpx.AsyncClient], li
             clients[login] = client
 
     loop.run_until_complete(sign_in_all())
-    routes = [r for r in app.routes if isinstance(r, Route) and r.methods]
+    routes = [r for r in flatten(app.routes) if isinstance(r, Route) and r.methods]
+    assert len(routes) > 30  # every console route, /aml, /laml, /healthz
     return loop, clients, routes
 
 
@@ -95,7 +106,7 @@ def fill(path: str, data: st.DataObject) -> str:
 
 
 @settings(
-    max_examples=60,
+    max_examples=200,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
     database=None,
