@@ -50,6 +50,7 @@ from ivr.transports.ari.mapping import (
     media_uris,
 )
 from ivr.transports.ari.ports import CallSnapshot, Cancellable, Leg, MediaSnapshot, Wait
+from routing.phone import mask_number
 
 if TYPE_CHECKING:
     from ivr.transports.ari.transport import AriTransport
@@ -555,7 +556,9 @@ class AriCall:
                 self.legs = {}
                 raise
             except AriError as exc:
-                log.warning("call %s: %s not dialled: %s", self.call_id, leg.target.number, exc)
+                log.warning(
+                    "call %s: %s not dialled: %s", self.call_id, mask_number(leg.target.number), exc
+                )
                 if leg.outcome is None:
                     leg.outcome = DialOutcome.FAILED
                 self.t.owners.pop(leg.channel_id, None)

@@ -32,6 +32,7 @@ from ivr.transports.laml.sessions import (
     withdrawn_document,
 )
 from ivr.transports.laml.verbs import Document
+from routing.phone import mask_number
 
 if TYPE_CHECKING:
     from ivr.transports.laml.host import LamlHost
@@ -133,7 +134,12 @@ class ListenerLegs:
         try:
             sid = await self.provider.create_call(call)
         except ProviderError as error:
-            log.warning("listener %s not called for %s: %s", target.number, session.call_id, error)
+            log.warning(
+                "listener %s not called for %s: %s",
+                mask_number(target.number),
+                session.call_id,
+                error,
+            )
             leg.done = True
             async with session.lock:
                 if not session.flow_ended and not session.ended:
