@@ -12,8 +12,8 @@ from ivr.records.indicators import IndicatorService, nearest_rank
 from ivr.records.periods import Period, parse_scope
 from ivr.records.store import CallbackRequest, CallRecord, RecordStore
 from ivr.runtime.runtime import FinishedCall
-from sisiao_link.port import NouvelleDemandeUrgence, NouvellePersonne
 from sisiao_link.outbox import Outbox
+from sisiao_link.port import NouvelleDemandeUrgence, NouvellePersonne
 from tests.records.conftest import Clock
 
 A, B, C = "+33612345601", "+33612345602", "+33612345603"
