@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import httpx
 from fastapi import FastAPI
 
-from ivr.records.store import CallRecord
+from ivr.records.store import CallbackRequest, CallRecord
 from tests.web.conftest import CALLER, LINE_115_91, REPO, World, add_people, shown, sign_in
 
 Setup = tuple[World, FastAPI]
@@ -144,18 +144,24 @@ async def test_given_last_weeks_calls_then_the_report_counts_them_and_the_csv_op
             CallRecord("d", "115", "75", None, "+33353017510", at, end, outcome="message"),
         ]
     )
+    w.store.write([CallbackRequest("c", "91", CALLER, at)])
     await sign_in(browser, "a.essonne")
     page = shown(await browser.get("/admin/rapport"))
-    assert "Rapport hebdomadaire du 30/12/2024 au 05/01/2025" in page
+    assert "Rapport — Département 91, du 30/12/2024 au 05/01/2025" in page
+    # received, answered, rate, abandoned (menu, queue, ringing), deterred, LRO, call-backs
     assert (
-        "<td>91</td><td>115</td><td>3</td><td>1</td><td>1</td>"
-        "<td>1</td><td>1</td><td>1</td><td>33 %</td>" in page
+        '<th scope="row">91 — Essonne</th><td>115</td><td>3</td><td>1</td><td>33 %</td>'
+        "<td>1</td><td>0</td><td>0</td><td>0</td><td>1</td><td>1</td><td>1</td>" in page
     )
-    assert "<td>75</td>" not in page  # a départemental admin sees their département only
+    assert "75 — Paris" not in page  # a départemental admin sees their département only
+    assert "<svg" in page
+    assert '<title id="graphe-tendance-t">' in page
 
     csv = await browser.get("/admin/rapport.csv?semaine=2024-12-30")
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
     assert csv.content.startswith(b"\xef\xbb\xbf")
     lines = csv.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("Semaine du;Département;Ligne;Appels reçus;Appels répondus;")
-    assert lines[1] == "30/12/2024;91;115;3;1;1;1;1;1;33 %"
+    assert lines[0].startswith("Du;Au;Périmètre;Département;Ligne;Appels reçus;Appels répondus;")
+    assert lines[1].startswith("30/12/2024;05/01/2025;Département 91;91 — Essonne;115;3;1;33 %;1;")
+    assert CALLER not in csv.text
+    assert CALLER[-9:] not in csv.text

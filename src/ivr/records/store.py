@@ -32,6 +32,7 @@ from ivr.records.models import (
     FlaggedNumber,
     Recording,
 )
+from ivr.records.outcomes import abandon_phase
 from ivr.runtime.runtime import FinishedCall
 
 Clock = Callable[[], datetime]
@@ -101,6 +102,7 @@ class CallRecord:
         dials: Sequence[tuple[str, datetime]] = (),
         instance_id: str | None = None,
         takeovers: int = 0,
+        queued: bool = False,
     ) -> CallRecord:
         """The record of a call from the flow's summary and what the transport timed."""
         started: dict[str, list[datetime]] = {}
@@ -131,6 +133,9 @@ class CallRecord:
             events.append(EventRecord("callback", "demandé", ended_at))
         if takeovers:
             events.append(EventRecord("takeover", f"{takeovers} reprise(s)", None))
+        phase = abandon_phase(summary, answered_at, len(dials), queued)
+        if phase is not None:
+            events.append(EventRecord("abandon", phase, ended_at))
         if summary.connected_role is not None:
             tier: str | None = summary.connected_role.value
         else:
@@ -169,6 +174,7 @@ class CallRecord:
             dials=call.dials,
             instance_id=call.instance_id,
             takeovers=call.takeovers,
+            queued=call.queued,
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -144,6 +144,7 @@ class FinishedCall:
     instance_id: str | None = None
     dials: tuple[tuple[str, datetime], ...] = ()  # (number, when it started ringing)
     takeovers: int = 0  # how many times another instance took the call over
+    queued: bool = False  # the call waited in a 115 queue at some point
 
 
 @runtime_checkable
@@ -689,6 +690,7 @@ class CallRuntime:
                         instance_id=self.instance_id,
                         dials=tuple(call.dials),
                         takeovers=call.takeovers,
+                        queued=state.queued,
                     )
                 )
             else:

@@ -1,102 +1,144 @@
-"""The weekly report, per département and line: as a page and as a CSV file (« ; »,
-UTF-8 with a BOM, as spreadsheets in French expect)."""
+"""The report (« Excel de reporting »): a page with the period and scope chosen in it, its
+figures, trends and charts; the same figures as a CSV file (« ; », UTF-8 with a BOM, as
+spreadsheets in French expect) and as an Excel workbook with native charts.
+
+The handlers only read the form and render: the figures come from ``ivr.web.reporting``
+(over ``ivr.records.indicators``). A bad period or scope is a French 400, never a 500.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from ivr.web import queries
-from ivr.web.formatting import LINE_LABELS
+from ivr.records.periods import KINDS, ReportInputError
+from ivr.web import reporting
+from ivr.web.charts_report import report_charts
+from ivr.web.report_xlsx import workbook
 from ivr.web.routes.checks import AdminCtx
 from ivr.web.routes.common import ConsoleRoute, Ctx, admin_deps
-from ivr.web.routes.params import DayError, day
 
 router = APIRouter(route_class=ConsoleRoute)
 
-CSV_HEADER = [
-    "Semaine du",
-    "Département",
-    "Ligne",
-    "Appels reçus",
-    "Appels répondus",
-    "Appels abandonnés",
-    "Dissuasion",
-    "LRO",
-    "Rappels demandés",
-    "Taux de réponse",
+CSV_HEADER = ["Du", "Au", "Périmètre", "Département", "Ligne"] + [
+    c.header for c in reporting.COLUMNS
 ]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def week_bounds(ctx: Ctx, semaine: str) -> tuple[datetime, datetime, date]:
-    """The week of the Monday ``semaine`` (any day of it; default: last week), in the
-    platform's zone: its start, its end, and that Monday."""
-    tz = ZoneInfo(ctx.deps.timezone)
-    today = ctx.deps.clock().astimezone(tz).date()
-    try:
-        monday = day(semaine) if semaine else today - timedelta(days=today.weekday() + 7)
-    except DayError as exc:  # unreadable or out of range: a French 422, never a 500
-        raise ctx.error(422, "Semaine invalide", str(exc)) from None
-    monday -= timedelta(days=monday.weekday())
-    start = datetime.combine(monday, time(0), tz)
-    end = datetime.combine(monday + timedelta(days=7), time(0), tz)
-    return start, end, monday
+def _form(
+    periode: str, date: str, debut: str, fin: str, perimetre: str, semaine: str
+) -> reporting.ReportForm:
+    if semaine and not date and not periode:  # the links of the former weekly report
+        periode, date = "semaine", semaine
+    return reporting.ReportForm(periode or "semaine", date, debut, fin, perimetre)
 
 
-async def weekly(ctx: Ctx, semaine: str) -> tuple[queries.Report, date]:
-    start, end, monday = week_bounds(ctx, semaine)
-    report = await ctx.web.db(
-        queries.weekly_report, ctx.deps.records, start, end, admin_deps(ctx.who)
+async def _build(ctx: Ctx, form: reporting.ReportForm) -> reporting.ReportView:
+    today = ctx.deps.clock().astimezone(reporting.zone(ctx.deps.timezone)).date()
+    return await ctx.web.db(
+        reporting.build_report,
+        ctx.deps.records,
+        ctx.deps.config(),
+        form,
+        admin_deps(ctx.who),
+        today,
+        ctx.deps.timezone,
     )
-    return report, monday
 
 
 @router.get("/admin/rapport", response_class=HTMLResponse)
-async def report_page(ctx: AdminCtx, semaine: str = "") -> Response:
-    report, monday = await weekly(ctx, semaine)
+async def report_page(
+    ctx: AdminCtx,
+    periode: str = "",
+    date: str = "",
+    debut: str = "",
+    fin: str = "",
+    perimetre: str = "",
+    semaine: str = "",
+) -> Response:
+    form = _form(periode, date, debut, fin, perimetre, semaine)
+    allowed = admin_deps(ctx.who)
+    common: dict[str, Any] = {
+        "form": form,
+        "kinds": KINDS,
+        "scopes": reporting.choices(allowed),
+        "columns": reporting.COLUMNS,
+        "cell": reporting.cell,
+    }
+    try:
+        view = await _build(ctx, form)
+    except ReportInputError as exc:
+        return ctx.render("report.html", 400, view=None, errors={exc.field: exc.message}, **common)
     return ctx.render(
         "report.html",
-        report=report,
-        monday=monday,
-        sunday=monday + timedelta(days=6),
-        previous=monday - timedelta(days=7),
-        following=monday + timedelta(days=7),
-        line_labels=LINE_LABELS,
+        view=view,
+        errors={},
+        charts=report_charts(view),
+        line_labels=reporting.LINE_LABELS,
+        weekdays=reporting.WEEKDAYS,
+        query=reporting.query_string(form),
+        previous=reporting.query_string(reporting.moved(view, -1)),
+        following=reporting.query_string(reporting.moved(view, 1)),
+        **common,
     )
 
 
+async def _export(ctx: Ctx, form: reporting.ReportForm) -> reporting.ReportView:
+    try:
+        return await _build(ctx, form)
+    except ReportInputError as exc:
+        raise ctx.error(400, "Rapport impossible", exc.message) from None
+
+
 @router.get("/admin/rapport.csv")
-async def report_csv(ctx: AdminCtx, semaine: str = "") -> Response:
-    report, monday = await weekly(ctx, semaine)
+async def report_csv(
+    ctx: AdminCtx,
+    periode: str = "",
+    date: str = "",
+    debut: str = "",
+    fin: str = "",
+    perimetre: str = "",
+    semaine: str = "",
+) -> Response:
+    view = await _export(ctx, _form(periode, date, debut, fin, perimetre, semaine))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
-    for row in report.rows:
-        writer.writerow(
-            [
-                monday.strftime("%d/%m/%Y"),
-                row.departement or "non déterminé",
-                LINE_LABELS.get(row.line, row.line or "inconnue"),
-                row.received,
-                row.answered,
-                row.abandoned,
-                row.deterrence,
-                row.lro,
-                row.callbacks,
-                row.answer_rate,
-            ]
-        )
-    filename = f"rapport-{monday.isoformat()}.csv"
+    for row in reporting.csv_rows(view):
+        writer.writerow(row)
+    return _download(
+        ("\ufeff" + out.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", view, "csv"
+    )
+
+
+@router.get("/admin/rapport.xlsx")
+async def report_xlsx(
+    ctx: AdminCtx,
+    periode: str = "",
+    date: str = "",
+    debut: str = "",
+    fin: str = "",
+    perimetre: str = "",
+    semaine: str = "",
+) -> Response:
+    view = await _export(ctx, _form(periode, date, debut, fin, perimetre, semaine))
+    content = await ctx.web.db(workbook, view)
+    return _download(content, XLSX, view, "xlsx")
+
+
+def _download(content: bytes, media_type: str, view: reporting.ReportView, ext: str) -> Response:
+    period = view.period
+    name = f"rapport-{period.first.isoformat()}-{period.last.isoformat()}.{ext}"
     return Response(
-        ("\ufeff" + out.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
+        content,
+        media_type=media_type,
         headers={
-            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Content-Disposition": f'attachment; filename="{name}"',
             "Cache-Control": "no-store",
         },
     )

@@ -1,0 +1,22 @@
+"""What the records derive from a finished call when it is written (pure)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ivr.flow.vocabulary import CallSummary
+
+
+def abandon_phase(
+    summary: CallSummary, answered_at: datetime | None, dials: int, queued: bool
+) -> str | None:
+    """Where a caller who hung up before anyone answered was: ``ringing`` (a destination
+    was ringing: more dials started than results came back), ``queue`` (the call had
+    been queued), else ``menu`` (welcome, menus, messages). None when not abandoned."""
+    if summary.outcome is None or summary.outcome.value != "caller-hung-up":
+        return None
+    if answered_at is not None or summary.connected_to is not None:
+        return None
+    if dials > len(summary.attempts):
+        return "ringing"
+    return "queue" if queued else "menu"
