@@ -88,13 +88,22 @@ def add_months(day: date, months: int) -> date:
     return date(index // 12, index % 12 + 1, 1)
 
 
+FIRST_DAY = date(2000, 1, 1)  # reports cover these years; beyond, a French refusal
+LAST_DAY = date(2999, 12, 31)
+
+
 def _day(field: str, value: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
+        chosen = date.fromisoformat(value.strip())
     except ValueError:
         raise ReportInputError(
             field, f"« {value[:40]} » n'est pas une date valide (JJ/MM/AAAA)."
         ) from None
+    if not FIRST_DAY <= chosen <= LAST_DAY:
+        raise ReportInputError(
+            field, f"La date {chosen.isoformat()} est hors des limites (2000 à 2999)."
+        )
+    return chosen
 
 
 def parse_period(
