@@ -35,7 +35,7 @@ from ivr.settings import Settings
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
-from ivr.state.resilient import ResilientLiveState, StateHealth, memory_health
+from ivr.state.resilient import ResilientLiveState, StateHealth, local_health
 from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
 from ivr.transports.ari.callback import CallbackResult
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
@@ -214,7 +214,7 @@ def _live_state(
         )
         return shared, shared.health, None
     local = LocalStore(Path(settings.data_dir) / "live-state.sqlite3")
-    return DurableLiveState(local), memory_health, local
+    return DurableLiveState(local), local_health, local
 
 
 def _console(

@@ -36,6 +36,9 @@ async def test_given_default_settings_then_healthz_reports_the_configuration(
     assert body["status"] == "ok"
     assert body["departements"] == 101
     assert body["assistance_number"] == "+33806000156"
+    # The embedded default keeps live calls in a local file (a restart cuts no call).
+    assert body["live_state"]["backend"] == "local"
+    assert (tmp_path / "live-state.sqlite3").exists()
 
 
 def test_given_ivr_serve_process_then_it_answers_healthz_and_stops_on_sigterm(

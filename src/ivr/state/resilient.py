@@ -54,7 +54,7 @@ MAX_JOURNAL = 100_000
 class StateHealth:
     """What ``/healthz`` reports about the live state."""
 
-    backend: str  # "redis" or "memory"
+    backend: str  # "redis", "local" (the embedded file) or "memory"
     degraded: bool
     since: datetime | None = None  # when degraded mode began
     last_error: str | None = None
@@ -74,6 +74,11 @@ class StateHealth:
 
 def memory_health() -> StateHealth:
     return StateHealth(backend="memory", degraded=False)
+
+
+def local_health() -> StateHealth:
+    """The embedded default: this process's state, kept in a local file across restarts."""
+    return StateHealth(backend="local", degraded=False)
 
 
 class ResilientLiveState:
