@@ -385,6 +385,8 @@ class Tabs:
     opened: list[Tab] = field(default_factory=list)
 
     def open(self) -> Tab:
+        # French language and Paris time (date fields keep chromium's own en-US format: its
+        # French resources are in the chromium-l10n package, not installed).
         context = self.chromium.new_context(locale="fr-FR", timezone_id="Europe/Paris")
         tab = Tab(context, self.base_url, self.shots, f"tab{len(self.opened) + 1}")
         self.opened.append(tab)

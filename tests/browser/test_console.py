@@ -85,7 +85,8 @@ def test_given_a_paused_listener_when_a_call_waits_then_the_queue_shows_it_by_it
     queue = page.locator("#file")
     expect(queue).to_have_text("Aucun appel en attente.")
 
-    assert live.ring("appel-navigateur-2", caller="+33639980102") == []  # nobody available: the call waits
+    # Nobody available: the call waits, no phone rings.
+    assert live.ring("appel-navigateur-2", caller="+33639980102") == []
     tab.tick()
     expect(queue.locator("caption")).to_have_text("1 appel en attente")
     expect(queue.locator("td").first).to_have_text("1")
