@@ -60,7 +60,15 @@ from playwright.sync_api import (
 from ivr.app import create_app
 from ivr.cli import main as ivr_cli
 from ivr.composition import Services, build_services
-from ivr.flow.vocabulary import CallerHungUp, CallStarted, Dial, DialOutcome, DialResult
+from ivr.flow.vocabulary import (
+    CallerHungUp,
+    CallStarted,
+    Dial,
+    DialOutcome,
+    DialResult,
+    DigitsReceived,
+    Event,
+)
 from ivr.runtime.runtime import MediaCommand
 from ivr.settings import Settings
 
@@ -186,20 +194,29 @@ class LiveServer:
         self.run(arrive())
         return self.phones.rung(call_id)
 
+    def send(self, call_id: str, event: Event) -> list[str]:
+        """Report ``event`` of the call (keys pressed, a dial's result, a hang-up) as the
+        transport would; returns the numbers dialled for the call so far."""
+        runtime = self.services.runtime
+
+        async def step() -> None:
+            await self.phones.deliver(call_id, await runtime.handle(call_id, event))
+            await runtime.drain()
+
+        self.run(step())
+        return self.phones.rung(call_id)
+
+    def press(self, call_id: str, digits: str) -> list[str]:
+        """The caller presses ``digits`` in a menu."""
+        return self.send(call_id, DigitsReceived(digits))
+
     def answer(self, call_id: str, number: str) -> None:
         """``number``, ringing for the call, picks up."""
-        result = DialResult(((number, DialOutcome.ANSWERED),))
-        self.run(self.services.runtime.handle(call_id, result))
+        self.send(call_id, DialResult(((number, DialOutcome.ANSWERED),)))
 
     def hang_up(self, call_id: str) -> None:
         """The caller hangs up."""
-        runtime = self.services.runtime
-
-        async def hang_up() -> None:
-            await runtime.handle(call_id, CallerHungUp())
-            await runtime.drain()
-
-        self.run(hang_up())
+        self.send(call_id, CallerHungUp())
 
 
 def _loopback_socket() -> socket.socket:
