@@ -18,13 +18,13 @@ Adding a test of a new page::
 
     pytestmark = pytest.mark.browser
 
-    def test_given_x_then_y(tab: Tab) -> None:
-        tab.sign_in("admin-departement")
-        tab.goto("/admin/routage")
-        tab.expect_text("Routage de l'Essonne")
-        tab.page.get_by_role("button", name="Enregistrer").click()
-        tab.expect_text("Version 2 enregistrée")
-        tab.shot("version-enregistree")
+    def test_given_x_then_y(tab: Tab, live: LiveServer) -> None:
+        tab.sign_in("admin-departement")  # a key of PEOPLE
+        tab.goto("/admin/routage")  # screenshotted
+        tab.page.get_by_label("Commentaire").fill("nouveau poste")
+        tab.submit("Enregistrer")  # waits for the next page, screenshotted
+        tab.expect_text("Version 2 enregistrée")  # waits up to 10 s
+        live.ring("appel-1")  # a call through the service's runtime
 """
 
 from __future__ import annotations
