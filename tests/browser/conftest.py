@@ -429,6 +429,7 @@ def open_tab(
         errors += [f"{tab.name}: {e}" for e in tab.unexpected_errors()]
         tab.context.close()
     if errors:
+        (shots / "errors.txt").write_text("\n".join(errors) + "\n", encoding="utf-8")
         pytest.fail("JavaScript errors in the browser:\n" + "\n".join(errors), pytrace=False)
 
 
