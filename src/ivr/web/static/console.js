@@ -35,6 +35,12 @@
         box.append(table);
       }
       document.getElementById("nouvel-appel").hidden = !state.call_id || state.call_id === shownCall;
+      // The call shown: its state as it goes (answered, then ended or taken back).
+      const status = document.getElementById("etat-appel");
+      if (status && shownCall) {
+        const now = state.call_id === shownCall ? state.call_status : "terminé";
+        if (now !== status.dataset.status) { status.dataset.status = now; status.textContent = now; }
+      }
     } catch (error) { /* the next round tries again */ }
   }
   setInterval(refresh, 5000);
