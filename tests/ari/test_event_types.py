@@ -24,10 +24,11 @@ from ivr.transports.ari.swagger import AriSpec, default_docs_dir
 SAMPLES = default_docs_dir().parent / "event-samples.jsonl"
 REAL_CALLS = Path(__file__).parent / "data" / "real-calls.jsonl"
 
+# Every model of the module; ``ChannelEvent`` is only the base of the channel events.
 TYPED = [
     cls
-    for cls in vars(events).values()
-    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and hasattr(cls, "SWAGGER")
+    for name, cls in vars(events).items()
+    if isinstance(cls, type) and dataclasses.is_dataclass(cls) and name != "ChannelEvent"
 ]
 SWAGGER_TYPES: dict[Any, set[str]] = {
     str: {"string", "Date"},
@@ -54,7 +55,7 @@ def swagger_types(hint: Any) -> set[str]:
     if isinstance(hint, types.UnionType):  # ``int | None``: an optional field
         (hint,) = (arg for arg in typing.get_args(hint) if arg is not type(None))
     if dataclasses.is_dataclass(hint):
-        return {hint.SWAGGER}  # type: ignore[union-attr]
+        return {hint.__name__}  # type: ignore[union-attr]
     return SWAGGER_TYPES[hint]
 
 
@@ -62,10 +63,10 @@ def swagger_types(hint: Any) -> set[str]:
 def test_given_a_typed_model_then_every_field_is_declared_by_swagger_with_a_compatible_type(
     cls: type, models: dict[str, Any]
 ) -> None:
-    declared = properties(models, cls.SWAGGER)  # type: ignore[attr-defined]
+    declared = properties(models, cls.__name__)
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
-        assert field.name in declared, f"{cls.__name__}.{field.name} not in {cls.SWAGGER}"  # type: ignore[attr-defined]
+        assert field.name in declared, f"{cls.__name__}.{field.name} not declared"
         assert declared[field.name]["type"] in swagger_types(hints[field.name]), (
             cls.__name__,
             field.name,
@@ -76,7 +77,7 @@ def test_given_a_typed_model_then_every_field_is_declared_by_swagger_with_a_comp
 def test_given_the_parsers_then_each_parses_the_event_of_its_type(models: dict[str, Any]) -> None:
     for kind, parser in PARSERS.items():
         returned = typing.get_type_hints(parser)["return"]
-        assert kind == returned.SWAGGER
+        assert kind == returned.__name__
         assert kind in models["Event"]["subTypes"]
 
 
@@ -107,7 +108,7 @@ def test_given_every_event_recorded_from_a_real_asterisk_then_each_parses_to_its
             assert event is None
             continue
         assert event is not None, raw
-        assert raw["type"] == event.SWAGGER
+        assert raw["type"] == type(event).__name__
         assert same(event, raw), (event, raw)
         parsed.add(raw["type"])
     assert parsed == set(PARSERS)

@@ -1,6 +1,6 @@
-"""One call on Asterisk: its messages, batches of commands, menus, recording and resync
-(``AriCall``; its state, prompts and timers are in ``media.py``, its dialling and bridge in
-``dialling.py``).
+"""One call on Asterisk: its messages, batches of commands, recording and resync (``AriCall``;
+its state, prompts and timers are in ``media.py``, its menus in ``menus.py``, its dialling
+and bridge in ``dialling.py``).
 
 Events of one call are handled in order by its own task; calls run in parallel and share
 no lock. Every identifier the call chooses embeds the call id.
@@ -14,15 +14,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import ClassVar
 
 from ivr.flow.engine import CallState
-from ivr.flow.keypad import Collecting, Completed, Ignored, Keypad, Restarted
+from ivr.flow.keypad import Keypad
 from ivr.flow.vocabulary import (
     Answer,
     DialOutcome,
-    DigitsReceived,
     Gather,
     Hangup,
     Hold,
-    InputTimedOut,
     PeerHungUp,
     Play,
     StartRecording,
@@ -50,6 +48,7 @@ from ivr.transports.ari.mapping import (
     joined_prompt,
 )
 from ivr.transports.ari.media import Commands, Message, Reconcile, Start, Timeout
+from ivr.transports.ari.menus import Menus
 from ivr.transports.ari.ports import CallSnapshot, MediaSnapshot, Wait
 
 log = logging.getLogger(__name__)
@@ -60,7 +59,7 @@ STALL_RETRY_S = 2.0
 # --------------------------------------------------------------------------- one call
 
 
-class AriCall(Dialling):
+class AriCall(Menus, Dialling):
     """One caller's channel and everything the service does with it."""
 
     # ----------------------------------------------------------------- mailbox
@@ -177,18 +176,8 @@ class AriCall(Dialling):
                     self.wait = Wait.PLAYBACK
                     self.play_interruptible = interruptible
                     return True
-            case Gather(prompt, max_digits, timeout_s, inter_digit_s):
-                self.wait = Wait.DIGITS
-                answer = self.keys.open(max_digits)
-                if isinstance(answer, Completed):
-                    # Typed ahead in full: the menu is not even heard.
-                    await self._end_gather(answer.digits)
-                elif isinstance(answer, Collecting):
-                    self._arm_timer("digits", inter_digit_s)
-                elif await self._play(prompt):
-                    self.prompt_playing = True
-                elif generation == self.generation and not self.ended:
-                    self._arm_timer("digits", timeout_s)
+            case Gather():
+                await self._ask(command, generation)
                 return True
             case DialCommand():
                 self.keys.forget_ahead()
@@ -236,10 +225,6 @@ class AriCall(Dialling):
             await self._playback_finished(playback)
         except AriError:
             self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
-
-    async def _digits_timed_out(self) -> None:
-        if self.wait is Wait.DIGITS:
-            await self._end_gather(self.keys.timed_out().digits)
 
     async def _ring_timed_out(self) -> None:
         if self.wait is Wait.DIAL:
@@ -308,75 +293,6 @@ class AriCall(Dialling):
             self.current = None
             self.play_interruptible = False
             await self._advance()
-
-    async def _digit(self, digit: str) -> None:
-        if self.wait is Wait.HOLD or (
-            self.wait is Wait.PLAYBACK and any(isinstance(c, Hold) for c in self.pending)
-        ):
-            # On hold, or hearing the announcements that lead to it: the flow decides.
-            await self.feed(DigitsReceived(digit))
-            return
-        command = self.current
-        if self.wait is Wait.DIGITS and isinstance(command, Gather):
-            await self._menu_key(command, digit)
-        elif self.wait in (Wait.STARTING, Wait.NOTHING, Wait.PLAYBACK):
-            # Typed ahead: kept for the next menu. The welcome stops at the first key when
-            # a menu follows it, as Background() does; other prompts play to their end.
-            kept = self.keys.press(digit)
-            if (
-                not isinstance(kept, Ignored)
-                and self.wait is Wait.PLAYBACK
-                and self.play_interruptible
-                and self._menu_ahead()
-            ):
-                await self._skip_to_menu()
-        # Ringing, connected, ended: keys are not for the menus (a connected call's DTMF).
-
-    async def _menu_key(self, command: Gather, digit: str) -> None:
-        answer = self.keys.press(digit)
-        if isinstance(answer, Ignored):
-            log.info("call %s: key %r ignored", self.call_id, digit)
-            return
-        await self._stop_prompt()
-        if isinstance(answer, Completed):
-            await self._end_gather(answer.digits)
-        elif isinstance(answer, Restarted):
-            # "*": the answer starts again, and the caller hears the question again.
-            self._cancel_timer()
-            if await self._play(command.prompt):
-                self.prompt_playing = True
-            elif not self.ended:
-                self._arm_timer("digits", command.timeout_s)
-        else:
-            self._arm_timer("digits", command.inter_digit_timeout_s)
-
-    def _menu_ahead(self) -> bool:
-        """A menu comes next in this batch (before any ringing, hold or hang-up)."""
-        for command in self.pending:
-            if isinstance(command, Gather):
-                return True
-            if isinstance(command, DialCommand | Hold | Hangup):
-                return False
-        return False
-
-    async def _skip_to_menu(self) -> None:
-        """Stop the interruptible prompt under way and go on to the menu that follows."""
-        await self._stop_prompt()
-        self._cancel_timer()
-        while self.pending and isinstance(self.pending[0], Play) and self.pending[0].interruptible:
-            self.pending.popleft()
-        self.wait = Wait.NOTHING
-        self.current = None
-        self.play_interruptible = False
-        await self._advance()
-
-    async def _end_gather(self, digits: str) -> None:
-        self.keys.close()
-        self._cancel_timer()
-        await self._stop_prompt()
-        self.wait = Wait.NOTHING
-        self.current = None
-        await self.feed(DigitsReceived(digits) if digits else InputTimedOut())
 
     # ----------------------------------------------------------------- recording
 
@@ -528,7 +444,7 @@ class AriCall(Dialling):
     TIMERS: ClassVar[dict[str, Callable[[AriCall], Awaitable[None]]]] = {
         "retry": _retry,
         "playback": _playback_overdue,
-        "digits": _digits_timed_out,
+        "digits": Menus._digits_timed_out,
         "ring": _ring_timed_out,
     }
 

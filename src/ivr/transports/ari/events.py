@@ -1,8 +1,8 @@
 """The ARI objects and events the transport acts on, typed after Asterisk's Swagger models.
 
 Each class is a model of the API documents shipped in ``api_docs/`` (``events.json``,
-``channels.json``, ``playbacks.json``, ``bridges.json``) cut down to the fields the
-transport reads, under the same names; ``SWAGGER`` names the model. They are parsed once,
+``channels.json``, ``playbacks.json``, ``bridges.json``), under the model's name, cut
+down to the fields the transport reads, under the same names and types. They are parsed once,
 at the edge (``parse_event`` for the websocket, ``parse_channel`` and ``parse_bridge`` for
 REST answers), so that nothing past the edge reads a raw ``dict``.
 ``tests/ari/test_event_types.py`` checks every field against the documents and parses
@@ -16,21 +16,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
 Raw = Mapping[str, Any]
 
 
 @dataclass(frozen=True, slots=True)
-class CallerId:
-    SWAGGER: ClassVar[str] = "CallerID"
+class CallerID:
+    """A channel's caller: only the number is read (withheld when empty)."""
 
     number: str = ""
 
 
 @dataclass(frozen=True, slots=True)
-class DialplanCep:
-    SWAGGER: ClassVar[str] = "DialplanCEP"
+class DialplanCEP:
+    """Where a channel is in the dialplan: the number dialled, and the Stasis application
+    with its arguments (``app_data`` is ``<application>,<arg>,...``)."""
 
     exten: str = ""
     app_name: str = ""
@@ -39,29 +40,29 @@ class DialplanCep:
 
 @dataclass(frozen=True, slots=True)
 class Channel:
-    SWAGGER: ClassVar[str] = "Channel"
+    """A channel, as an event tells it or ``GET /channels`` lists it."""
 
     id: str
     state: str = ""
-    caller: CallerId = CallerId()
-    dialplan: DialplanCep = DialplanCep()
-
-
-@dataclass(frozen=True, slots=True)
-class Playback:
-    SWAGGER: ClassVar[str] = "Playback"
-
-    id: str
-    state: str = ""
-    media_uri: str = ""
+    caller: CallerID = CallerID()
+    dialplan: DialplanCEP = DialplanCEP()
 
 
 @dataclass(frozen=True, slots=True)
 class Bridge:
-    SWAGGER: ClassVar[str] = "Bridge"
+    """A bridge of ``GET /bridges``: ours are named ``<application>:<call id>``."""
 
     id: str
     name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Playback:
+    """A playback; ``state`` is ``failed`` for a sound file Asterisk does not have."""
+
+    id: str
+    media_uri: str = ""
+    state: str = ""
 
 
 # --------------------------------------------------------------------------- events
@@ -74,60 +75,38 @@ class ChannelEvent:
     timestamp: str
     channel: Channel
 
-    @property
-    def subject(self) -> Channel:
-        return self.channel
-
 
 @dataclass(frozen=True, slots=True)
 class StasisStart(ChannelEvent):
-    SWAGGER: ClassVar[str] = "StasisStart"
-
     args: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class StasisEnd(ChannelEvent):
-    SWAGGER: ClassVar[str] = "StasisEnd"
+    """The channel left our application (hung up, or sent back to the dialplan)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelDestroyed(ChannelEvent):
-    SWAGGER: ClassVar[str] = "ChannelDestroyed"
-
     cause: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ChannelDtmfReceived(ChannelEvent):
-    SWAGGER: ClassVar[str] = "ChannelDtmfReceived"
-
     digit: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class Dial:
-    SWAGGER: ClassVar[str] = "Dial"
-
     timestamp: str
     peer: Channel
     dialstatus: str = ""
 
-    @property
-    def subject(self) -> Channel:
-        return self.peer
-
 
 @dataclass(frozen=True, slots=True)
 class PlaybackFinished:
-    SWAGGER: ClassVar[str] = "PlaybackFinished"
-
     timestamp: str
     playback: Playback
-
-    @property
-    def subject(self) -> Playback:
-        return self.playback
 
 
 CallEvent = (
@@ -154,8 +133,8 @@ def parse_channel(raw: Raw) -> Channel:
     return Channel(
         id=str(raw["id"]),
         state=_text(raw, "state"),
-        caller=CallerId(_text(_object(raw, "caller"), "number")),
-        dialplan=DialplanCep(
+        caller=CallerID(_text(_object(raw, "caller"), "number")),
+        dialplan=DialplanCEP(
             exten=_text(dialplan, "exten"),
             app_name=_text(dialplan, "app_name"),
             app_data=_text(dialplan, "app_data"),
@@ -200,7 +179,7 @@ def _playback_finished(raw: Raw) -> PlaybackFinished:
     playback = raw["playback"]
     return PlaybackFinished(
         _text(raw, "timestamp"),
-        Playback(str(playback["id"]), _text(playback, "state"), _text(playback, "media_uri")),
+        Playback(str(playback["id"]), _text(playback, "media_uri"), _text(playback, "state")),
     )
 
 
@@ -230,14 +209,23 @@ def parse_event(raw: Raw) -> CallEvent | None:
         raise MalformedEventError(f"{raw.get('type')}: {exc!r}") from exc
 
 
+def subject(event: CallEvent) -> Channel | Playback:
+    """What the event is about: a channel (the peer, for a Dial), or a playback."""
+    if isinstance(event, Dial):
+        return event.peer
+    if isinstance(event, PlaybackFinished):
+        return event.playback
+    return event.channel
+
+
 def dedup_key(event: CallEvent) -> tuple[object, ...]:
     """What tells a repeated event (the same event sent twice) from a new one."""
-    subject = event.subject
+    about = subject(event)
     return (
-        event.SWAGGER,
+        type(event).__name__,
         event.timestamp,
-        subject.id,
-        subject.state,
+        about.id,
+        about.state,
         event.digit if isinstance(event, ChannelDtmfReceived) else None,
         event.dialstatus if isinstance(event, Dial) else None,
     )

@@ -7,8 +7,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from ivr.flow.keypad import Keypad
 from ivr.flow.vocabulary import CallerHungUp, CallStarted, Event, Prompt
@@ -29,30 +28,26 @@ log = logging.getLogger(__name__)
 # --------------------------------------------------------------------------- messages
 
 
-@dataclass(frozen=True, slots=True)
-class Start:
+class Start(NamedTuple):
     """The caller's channel entered our application: the flow starts."""
 
     event: CallStarted
 
 
-@dataclass(frozen=True, slots=True)
-class Commands:
+class Commands(NamedTuple):
     """Commands the runtime produced outside an event of this call (timers, offers)."""
 
     commands: list[MediaCommand]
 
 
-@dataclass(frozen=True, slots=True)
-class Timeout:
+class Timeout(NamedTuple):
     """One of the call's own timers ran out (stale when ``token`` is not the current one)."""
 
     name: str
     token: int
 
 
-@dataclass(frozen=True, slots=True)
-class Reconcile:
+class Reconcile(NamedTuple):
     """What Asterisk holds, after events may have been lost."""
 
     channels: Mapping[str, Channel]
@@ -112,6 +107,10 @@ class CallMedia(Actor[Message]):
 
     async def teardown(self, hang_up_caller: bool = False) -> None:
         """Release everything the call holds in Asterisk and forget it (idempotent)."""
+        raise NotImplementedError
+
+    async def _advance(self) -> None:
+        """Run the pending commands of the batch until one waits for an event."""
         raise NotImplementedError
 
     # ----------------------------------------------------------------- feeding the flow

@@ -48,6 +48,7 @@ from ivr.transports.ari.events import (
     parse_bridge,
     parse_channel,
     parse_event,
+    subject,
 )
 from ivr.transports.ari.mapping import app_args, called_number, caller_number, in_app
 from ivr.transports.ari.media import CallMedia, Commands, Reconcile, Start
@@ -359,8 +360,7 @@ class AriTransport:
             if owner is not None:
                 owner.post(event)
             return
-        channel = event.subject
-        owner = self.owners.get(channel.id)
+        owner = self.owners.get(subject(event).id)
         if owner is not None:
             owner.post(event)
         elif isinstance(event, StasisStart):
