@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from ivr.flow.vocabulary import Outcome
+from ivr.sim.simulator import CallScript
 from ivr.transports.ari import events
 from ivr.transports.ari.events import (
     PARSERS,
@@ -20,6 +22,8 @@ from ivr.transports.ari.events import (
     parse_event,
 )
 from ivr.transports.ari.swagger import AriSpec, default_docs_dir
+from tests.ari.harness import Harness
+from tests.support.fake_asterisk import settle
 
 SAMPLES = default_docs_dir().parent / "event-samples.jsonl"
 REAL_CALLS = Path(__file__).parent / "data" / "real-calls.jsonl"
@@ -131,3 +135,23 @@ def test_given_an_event_without_its_identifier_then_it_is_malformed_not_a_crash(
     with pytest.raises(MalformedEventError):
         parse_event({"type": "ChannelDtmfReceived", "channel": {"id": "1.1"}})
     assert parse_event({"type": "ChannelVarset"}) is None
+
+
+async def test_given_a_malformed_event_on_the_stream_then_it_is_dropped_and_calls_go_on(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    instance = harness.instance()
+    await instance.start()
+    assert harness.fake.socket is not None
+    for broken in (
+        {"type": "StasisStart", "args": ["inbound"]},  # no channel
+        {"type": "ChannelDtmfReceived", "channel": {"id": "1.1"}},  # no digit
+    ):
+        message = {**broken, "application": harness.fake.app, "timestamp": "x"}
+        harness.fake.socket.queue.put_nowait(json.dumps(message))
+    await settle()
+    assert "malformed event dropped" in caplog.text
+    script = CallScript(to_number="+33806000156", from_number="+33612345678", presses=["01", "1"])
+    summary = await harness.run_script(script, instance)
+    assert summary.outcome is Outcome.CONNECTED, summary
+    assert harness.fake.leaks() == []
