@@ -14,8 +14,11 @@ import pytest
 from ivr.flow.vocabulary import Outcome
 from ivr.sim.simulator import CallScript
 from ivr.transports.ari import events
+from ivr.transports.ari.call import AriCall
+from ivr.transports.ari.callback import CallbackCall
 from ivr.transports.ari.events import (
     PARSERS,
+    CallEvent,
     MalformedEventError,
     parse_bridge,
     parse_channel,
@@ -155,3 +158,19 @@ async def test_given_a_malformed_event_on_the_stream_then_it_is_dropped_and_call
     summary = await harness.run_script(script, instance)
     assert summary.outcome is Outcome.CONNECTED, summary
     assert harness.fake.leaks() == []
+
+
+@pytest.mark.parametrize("actor", [AriCall, CallbackCall], ids=lambda cls: cls.__name__)
+def test_given_a_dispatch_table_then_each_handler_takes_the_message_type_it_is_listed_for(
+    actor: type[AriCall | CallbackCall],
+) -> None:
+    for message_type, handler in actor.HANDLERS.items():
+        hints = typing.get_type_hints(handler)
+        (taken,) = (hint for name, hint in hints.items() if name not in ("self", "return"))
+        assert message_type in (typing.get_args(taken) or (taken,)), (handler, message_type)
+
+
+def test_given_a_call_then_every_event_type_parsed_has_a_handler() -> None:
+    parsed = set(typing.get_args(CallEvent))
+    assert {t.__name__ for t in parsed} == set(PARSERS)
+    assert parsed <= set(AriCall.HANDLERS)
