@@ -1,4 +1,6 @@
-"""One call on Asterisk: its mailbox, media, menus, timers, dialling and bridge (``AriCall``).
+"""One call on Asterisk: its messages, batches of commands, recording and resync (``AriCall``;
+its state, prompts and timers are in ``media.py``, its menus in ``menus.py``, its dialling
+and bridge in ``dialling.py``).
 
 Events of one call are handled in order by its own task; calls run in parallel and share
 no lock. Every identifier the call chooses embeds the call id.
@@ -8,165 +10,80 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import ClassVar
 
 from ivr.flow.engine import CallState
-from ivr.flow.keypad import Collecting, Completed, Ignored, Keypad, Restarted
+from ivr.flow.keypad import Keypad
 from ivr.flow.vocabulary import (
     Answer,
-    CallerHungUp,
-    CallStarted,
-    Dial,
     DialOutcome,
-    DialResult,
-    DigitsReceived,
-    Event,
     Gather,
     Hangup,
     Hold,
-    InputTimedOut,
     PeerHungUp,
     Play,
-    Prompt,
     StartRecording,
     StopRecording,
 )
-from ivr.runtime.runtime import MediaCommand, UnknownCallError
-from ivr.transports.ari.client import (
-    AriError,
-    AriNotFoundError,
-    AriUnavailableError,
-    quietly,
+from ivr.flow.vocabulary import Dial as DialCommand
+from ivr.runtime.runtime import MediaCommand
+from ivr.transports.ari.actor import Handler
+from ivr.transports.ari.client import AriError, AriNotFoundError, AriUnavailableError, quietly
+from ivr.transports.ari.dialling import Dialling
+from ivr.transports.ari.events import (
+    Bridge,
+    Channel,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    Dial,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
 )
 from ivr.transports.ari.mapping import (
     PLAYBACK_WATCHDOG_S,
-    dial_endpoint,
     dial_outcome_from_cause,
     dial_outcome_from_status,
-    in_app,
     joined_prompt,
-    longest_playback_s,
-    media_uris,
 )
-from ivr.transports.ari.ports import CallSnapshot, Cancellable, Leg, MediaSnapshot, Wait
-from routing.phone import mask_number
-
-if TYPE_CHECKING:
-    from ivr.transports.ari.transport import AriTransport
-
+from ivr.transports.ari.media import Commands, Message, Reconcile, Start, Timeout
+from ivr.transports.ari.menus import Menus
+from ivr.transports.ari.ports import CallSnapshot, MediaSnapshot, Wait
 
 log = logging.getLogger(__name__)
 
-RING_GRACE_S = 2.0  # our own ring timer, in case Asterisk's originate timeout is not heard
 STALL_RETRY_S = 2.0
-
-
-Item = tuple[str, Any]
 
 
 # --------------------------------------------------------------------------- one call
 
 
-class AriCall:
+class AriCall(Menus, Dialling):
     """One caller's channel and everything the service does with it."""
-
-    def __init__(self, transport: AriTransport, call_id: str, called: str, caller: str | None):
-        self.t = transport
-        self.call_id = call_id
-        self.called = called
-        self.caller = caller
-        self.exten = called  # the number as the dialplan saw it (for the fallback context)
-        self.mailbox: deque[Item] = deque()
-        self.busy = False
-        self.wait = Wait.STARTING
-        self.generation = 0  # bumped by every new batch: an older batch stops where it is
-        self.pending: deque[MediaCommand] = deque()
-        self.current: MediaCommand | None = None
-        self.playback_id: str | None = None
-        self.prompt_playing = False
-        self.play_interruptible = False  # the playback under way stops at a key (welcome)
-        self.keys = Keypad()
-        self.timer: Cancellable | None = None
-        self.timer_token = 0
-        self.legs: dict[str, Leg] = {}
-        self.winner: str | None = None
-        self.bridge_id: str | None = None
-        self.peer: str | None = None
-        self.recording: str | None = None
-        self.moh = False
-        self.ringing = False
-        self.caller_gone = False
-        self.stalled = False  # Asterisk unreachable: the batch waits, it does not skip
-        self.ended = False
-        self.seq = 0
 
     # ----------------------------------------------------------------- mailbox
 
-    def post(self, item: Item) -> None:
-        self.mailbox.append(item)
-        if not self.busy:
-            self.busy = True
-            self.t.spawn(self._drain())
+    @property
+    def closed(self) -> bool:
+        return self.ended
 
-    async def _drain(self) -> None:
-        try:
-            while self.mailbox:
-                kind, data = self.mailbox.popleft()
-                if self.ended and kind != "forget":
-                    continue
-                try:
-                    await self._process(kind, data)
-                except Exception:
-                    log.exception("call %s: %s failed", self.call_id, kind)
-                    await self._fail_safe()
-                if self.t.snapshots is not None and not self.ended:
-                    await self._save_snapshot()
-        finally:
-            self.busy = False
+    async def failed(self, message: Message) -> None:
+        log.exception("call %s: %s failed", self.call_id, type(message).__name__)
+        await self._fail_safe()
 
-    async def _process(self, kind: str, data: Any) -> None:
-        if kind == "event":
-            await self._on_event(data)
-        elif kind == "commands":
-            await self._delivered(data)
-        elif kind == "timer":
-            name, token = data
-            if token == self.timer_token:
-                self.timer = None
-                await self._on_timer(name)
-        elif kind == "start":
-            await self._start(data)
-        elif kind == "reconcile":
-            channels, bridges = data
-            await self._reconcile(channels, bridges)
+    async def handled(self) -> None:
+        if self.t.snapshots is not None and not self.ended:
+            await self._save_snapshot()
 
-    def _new_id(self, kind: str) -> str:
-        self.seq += 1
-        return f"{self.call_id}-{kind}{self.seq}-{self.t.token}"
-
-    # ----------------------------------------------------------------- feeding the flow
-
-    async def _start(self, event: CallStarted) -> None:
-        media = await self.t.runtime.start_call(event, self.t)
+    async def _on_start(self, message: Start) -> None:
+        media = await self.t.runtime.start_call(message.event, self.t)
         self.wait = Wait.NOTHING
         if media:
             await self.run_batch(media)
 
-    async def feed(self, event: Event) -> None:
-        try:
-            media = await self.t.runtime.handle(self.call_id, event)
-        except UnknownCallError:
-            await self.teardown()
-            return
-        if media:
-            await self.run_batch(media)
-
-    async def _caller_left(self) -> None:
-        if self.caller_gone and self.ended:
-            return
-        self.caller_gone = True
-        await self.feed(CallerHungUp())
+    async def _on_reconcile(self, message: Reconcile) -> None:
+        await self._reconcile(message.channels, message.bridges)
 
     async def _fail_safe(self) -> None:
         """A bug in handling this call: hand the caller back to the dialplan's own routing."""
@@ -185,13 +102,14 @@ class AriCall:
 
     # ----------------------------------------------------------------- commands
 
-    async def _delivered(self, commands: list[MediaCommand]) -> None:
+    async def _on_commands(self, message: Commands) -> None:
         """A batch from a timer or a listener offer: the prompts under way are heard first.
 
         The flow moved on while the call was still saying what the previous batch asked
         for (the recording notice, the queue position): those prompts are kept, the waiting
         command that would have followed them gives way to the new batch.
         """
+        commands = message.commands
         if self.wait is Wait.PLAYBACK:
             self.pending = deque([c for c in self.pending if isinstance(c, Play)] + list(commands))
             return
@@ -258,20 +176,10 @@ class AriCall:
                     self.wait = Wait.PLAYBACK
                     self.play_interruptible = interruptible
                     return True
-            case Gather(prompt, max_digits, timeout_s, inter_digit_s):
-                self.wait = Wait.DIGITS
-                answer = self.keys.open(max_digits)
-                if isinstance(answer, Completed):
-                    # Typed ahead in full: the menu is not even heard.
-                    await self._end_gather(answer.digits)
-                elif isinstance(answer, Collecting):
-                    self._arm_timer("digits", inter_digit_s)
-                elif await self._play(prompt):
-                    self.prompt_playing = True
-                elif generation == self.generation and not self.ended:
-                    self._arm_timer("digits", timeout_s)
+            case Gather():
+                await self._ask(command, generation)
                 return True
-            case Dial():
+            case DialCommand():
                 self.keys.forget_ahead()
                 await self._dial(command)
                 return True
@@ -291,140 +199,80 @@ class AriCall:
                 return True
         return False
 
-    async def _on_caller(self, request: Awaitable[None]) -> bool:
-        """A request on the caller's channel; a 404 means the caller just left."""
-        try:
-            await request
-            return True
-        except AriNotFoundError:
-            await self._caller_left()
-            return False
-        except AriUnavailableError:
-            raise
-        except AriError as exc:
-            log.warning("call %s: %s", self.call_id, exc)
-            return False
-
-    async def _quiet(self, keep_moh: bool = False) -> None:
-        if self.moh and not keep_moh:
-            self.moh = False
-            await quietly(self.t.client.stop_moh(self.call_id))
-        if self.ringing:
-            self.ringing = False
-            await quietly(self.t.client.ring_stop(self.call_id))
-
-    async def _play(self, prompt: Prompt) -> bool:
-        """Start a prompt; False when it could not start (the call goes on without it)."""
-        generation = self.generation
-        # Why no DELETE /moh first: a file playback deactivates the channel's generator,
-        # music on hold included (Asterisk's ast_openstream_full); Hold starts it again.
-        self.moh = False
-        await self._quiet()
-        if generation != self.generation or self.ended:
-            return False
-        playback = self._new_id("p")
-        self.playback_id = playback
-        self.t.playbacks[playback] = self
-        try:
-            await self.t.client.play(
-                self.call_id, playback, media_uris(prompt, self.t.sound_dir), self.t.language
-            )
-            self._arm_timer("playback", longest_playback_s(prompt))
-            return True
-        except AriNotFoundError:
-            self._drop_playback(playback)
-            await self._caller_left()
-        except AriUnavailableError:
-            self._drop_playback(playback)
-            raise
-        except AriError as exc:
-            # Not playable (409/412/5xx): a PlaybackFinished may still come for this id; it
-            # will no longer match and is ignored.
-            log.warning("call %s: prompt %s not played: %s", self.call_id, prompt.id, exc)
-            self._drop_playback(playback)
-        return False
-
-    def _drop_playback(self, playback: str) -> None:
-        self.t.playbacks.pop(playback, None)
-        if self.playback_id == playback:
-            self.playback_id = None
-
     # ----------------------------------------------------------------- timers
 
-    def _arm_timer(self, name: str, seconds: float) -> None:
-        self._cancel_timer()
-        self.timer_token += 1
-        token = self.timer_token
-        self.timer = self.t.scheduler.call_later(
-            seconds, lambda: self.post(("timer", (name, token)))
-        )
-
-    def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
+    async def _on_timeout(self, message: Timeout) -> None:
+        if message.token == self.timer_token:
             self.timer = None
-        self.timer_token += 1
+            handler = self.TIMERS.get(message.name)
+            if handler is not None:
+                await handler(self)
 
-    async def _on_timer(self, name: str) -> None:
-        if name == "retry":
-            if self.stalled:
-                self.stalled = False
-                await self._advance()
-        elif name == "playback" and self.playback_id is not None:
-            # Far longer than the prompt: was its PlaybackFinished lost?
-            playback = self.playback_id
-            try:
-                await self.t.client.get_playback(playback)
-                self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
-            except AriNotFoundError:
-                await self._playback_finished(playback)
-            except AriError:
-                self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
-        elif name == "digits" and self.wait is Wait.DIGITS:
-            await self._end_gather(self.keys.timed_out().digits)
-        elif name == "ring" and self.wait is Wait.DIAL:
+    async def _retry(self) -> None:
+        if self.stalled:
+            self.stalled = False
+            await self._advance()
+
+    async def _playback_overdue(self) -> None:
+        """Far longer than the prompt: was its PlaybackFinished lost?"""
+        playback = self.playback_id
+        if playback is None:
+            return
+        try:
+            await self.t.client.get_playback(playback)
+            self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
+        except AriNotFoundError:
+            await self._playback_finished(playback)
+        except AriError:
+            self._arm_timer("playback", PLAYBACK_WATCHDOG_S)
+
+    async def _ring_timed_out(self) -> None:
+        if self.wait is Wait.DIAL:
             await self._abandon_legs(DialOutcome.NO_ANSWER)
             await self._dial_done()
 
     # ----------------------------------------------------------------- events
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        if kind == "PlaybackFinished":
-            playback = event["playback"]
-            if playback.get("state") == "failed":
-                # Asterisk answers 201 even for a sound file it does not have, then ends
-                # the playback at once as "failed": the caller heard nothing of it.
-                log.warning(
-                    "call %s: %s not played (missing sound file?)",
-                    self.call_id,
-                    playback.get("media_uri"),
-                )
-            await self._playback_finished(playback["id"])
-            return
-        if kind == "Dial":
-            channel_id = event["peer"]["id"]
-            if channel_id in self.legs:
-                outcome = dial_outcome_from_status(event.get("dialstatus", ""))
-                if outcome is not None:
-                    await self._leg_ended(channel_id, outcome)
-            return
-        channel_id = event["channel"]["id"]
+    async def _on_playback_finished(self, event: PlaybackFinished) -> None:
+        playback = event.playback
+        if playback.state == "failed":
+            # Asterisk answers 201 even for a sound file it does not have, then ends
+            # the playback at once as "failed": the caller heard nothing of it.
+            log.warning(
+                "call %s: %s not played (missing sound file?)", self.call_id, playback.media_uri
+            )
+        await self._playback_finished(playback.id)
+
+    async def _on_dial(self, event: Dial) -> None:
+        channel_id = event.peer.id
+        if channel_id in self.legs:
+            outcome = dial_outcome_from_status(event.dialstatus)
+            if outcome is not None:
+                await self._leg_ended(channel_id, outcome)
+
+    async def _on_dtmf(self, event: ChannelDtmfReceived) -> None:
+        if event.channel.id == self.call_id:
+            await self._digit(event.digit)
+
+    async def _on_stasis_start(self, event: StasisStart) -> None:
+        if event.channel.id != self.call_id:
+            await self._leg_answered(event.channel.id)
+
+    async def _on_stasis_end(self, event: StasisEnd | ChannelDestroyed) -> None:
+        channel_id = event.channel.id
         if channel_id == self.call_id:
-            if kind == "ChannelDtmfReceived":
-                await self._digit(event["digit"])
-            elif kind in ("StasisEnd", "ChannelDestroyed"):
-                await self._caller_left()
-            return
-        if kind == "StasisStart":
-            await self._leg_answered(channel_id)
-        elif kind in ("StasisEnd", "ChannelDestroyed"):
-            if channel_id == self.peer:
-                self.peer = None
-                self.t.owners.pop(channel_id, None)
-                await self.feed(PeerHungUp())
-            elif channel_id in self.legs and kind == "ChannelDestroyed":
-                await self._leg_ended(channel_id, dial_outcome_from_cause(event.get("cause")))
+            await self._caller_left()
+        elif channel_id == self.peer:
+            self.peer = None
+            self.t.owners.pop(channel_id, None)
+            await self.feed(PeerHungUp())
+
+    async def _on_channel_destroyed(self, event: ChannelDestroyed) -> None:
+        channel_id = event.channel.id
+        if channel_id in (self.call_id, self.peer) or channel_id not in self.legs:
+            await self._on_stasis_end(event)
+        else:
+            await self._leg_ended(channel_id, dial_outcome_from_cause(event.cause))
 
     async def _playback_finished(self, playback: str) -> None:
         if playback != self.playback_id:
@@ -445,195 +293,6 @@ class AriCall:
             self.current = None
             self.play_interruptible = False
             await self._advance()
-
-    async def _digit(self, digit: str) -> None:
-        if self.wait is Wait.HOLD or (
-            self.wait is Wait.PLAYBACK and any(isinstance(c, Hold) for c in self.pending)
-        ):
-            # On hold, or hearing the announcements that lead to it: the flow decides.
-            await self.feed(DigitsReceived(digit))
-            return
-        command = self.current
-        if self.wait is Wait.DIGITS and isinstance(command, Gather):
-            await self._menu_key(command, digit)
-        elif self.wait in (Wait.STARTING, Wait.NOTHING, Wait.PLAYBACK):
-            # Typed ahead: kept for the next menu. The welcome stops at the first key when
-            # a menu follows it, as Background() does; other prompts play to their end.
-            kept = self.keys.press(digit)
-            if (
-                not isinstance(kept, Ignored)
-                and self.wait is Wait.PLAYBACK
-                and self.play_interruptible
-                and self._menu_ahead()
-            ):
-                await self._skip_to_menu()
-        # Ringing, connected, ended: keys are not for the menus (a connected call's DTMF).
-
-    async def _menu_key(self, command: Gather, digit: str) -> None:
-        answer = self.keys.press(digit)
-        if isinstance(answer, Ignored):
-            log.info("call %s: key %r ignored", self.call_id, digit)
-            return
-        await self._stop_prompt()
-        if isinstance(answer, Completed):
-            await self._end_gather(answer.digits)
-        elif isinstance(answer, Restarted):
-            # "*": the answer starts again, and the caller hears the question again.
-            self._cancel_timer()
-            if await self._play(command.prompt):
-                self.prompt_playing = True
-            elif not self.ended:
-                self._arm_timer("digits", command.timeout_s)
-        else:
-            self._arm_timer("digits", command.inter_digit_timeout_s)
-
-    def _menu_ahead(self) -> bool:
-        """A menu comes next in this batch (before any ringing, hold or hang-up)."""
-        for command in self.pending:
-            if isinstance(command, Gather):
-                return True
-            if isinstance(command, Dial | Hold | Hangup):
-                return False
-        return False
-
-    async def _skip_to_menu(self) -> None:
-        """Stop the interruptible prompt under way and go on to the menu that follows."""
-        await self._stop_prompt()
-        self._cancel_timer()
-        while self.pending and isinstance(self.pending[0], Play) and self.pending[0].interruptible:
-            self.pending.popleft()
-        self.wait = Wait.NOTHING
-        self.current = None
-        self.play_interruptible = False
-        await self._advance()
-
-    async def _stop_prompt(self) -> None:
-        if self.playback_id is not None:
-            playback = self.playback_id
-            self._drop_playback(playback)
-            await quietly(self.t.client.stop_playback(playback))
-        self.prompt_playing = False
-
-    async def _end_gather(self, digits: str) -> None:
-        self.keys.close()
-        self._cancel_timer()
-        await self._stop_prompt()
-        self.wait = Wait.NOTHING
-        self.current = None
-        await self.feed(DigitsReceived(digits) if digits else InputTimedOut())
-
-    # ----------------------------------------------------------------- dialling
-
-    async def _dial(self, command: Dial) -> None:
-        generation = self.generation
-        await self._quiet()
-        self.wait = Wait.DIAL
-        self.winner = None
-        self.legs = {}
-        if not await self._on_caller(self.t.client.ring(self.call_id)):
-            if self.caller_gone or generation != self.generation:
-                return
-        else:
-            self.ringing = True
-        for target in command.targets:
-            leg = Leg(self._new_id("leg"), target)
-            self.legs[leg.channel_id] = leg
-            self.t.owners[leg.channel_id] = self
-        for leg in list(self.legs.values()):
-            if generation != self.generation or self.ended:
-                return
-            try:
-                await self.t.client.originate(
-                    channel_id=leg.channel_id,
-                    endpoint=dial_endpoint(self.t.dial_template, leg.target.number),
-                    app=self.t.app,
-                    app_args=["dial", self.call_id],
-                    caller_id=command.caller_id,
-                    timeout_s=command.ring_timeout_s,
-                )
-            except AriUnavailableError:
-                await self._abandon_legs(DialOutcome.NO_ANSWER)
-                self.legs = {}
-                raise
-            except AriError as exc:
-                log.warning(
-                    "call %s: %s not dialled: %s", self.call_id, mask_number(leg.target.number), exc
-                )
-                if leg.outcome is None:
-                    leg.outcome = DialOutcome.FAILED
-                self.t.owners.pop(leg.channel_id, None)
-        if generation != self.generation or self.ended or self.wait is not Wait.DIAL:
-            return
-        if self.winner is None:
-            self._arm_timer("ring", command.ring_timeout_s + RING_GRACE_S)
-        await self._dial_done()
-
-    async def _leg_answered(self, channel_id: str) -> None:
-        leg = self.legs.get(channel_id)
-        if (
-            leg is None
-            or leg.outcome is not None
-            or self.winner is not None
-            or self.wait is not Wait.DIAL
-        ):
-            # Answered after its ring timeout, after another destination, or after the
-            # caller left: that person must not be left on a dead line.
-            self.t.owners.pop(channel_id, None)
-            await quietly(self.t.client.hangup(channel_id, "answered_elsewhere"))
-            return
-        self.winner = channel_id
-        leg.outcome = DialOutcome.ANSWERED
-        self._cancel_timer()
-        await self._abandon_legs(DialOutcome.NO_ANSWER, reason="answered_elsewhere")
-        await self._quiet()
-        bridge = self.bridge_id or f"{self.call_id}-bridge"
-        try:
-            if self.bridge_id is None:
-                await self.t.client.create_bridge(bridge, f"{self.t.app}:{self.call_id}")
-                self.bridge_id = bridge
-            await self.t.client.add_channels(bridge, [self.call_id, channel_id])
-        except AriError as exc:
-            log.info("call %s: bridge failed (%s): caller gone?", self.call_id, exc)
-            self.peer = channel_id
-            await self._caller_left()
-            return
-        self.peer = channel_id
-        self.wait = Wait.CONNECTED
-        await self._report_dial()
-
-    async def _leg_ended(self, channel_id: str, outcome: DialOutcome) -> None:
-        leg = self.legs.get(channel_id)
-        if leg is None or leg.outcome is not None:
-            return
-        leg.outcome = outcome
-        self.t.owners.pop(channel_id, None)
-        await self._dial_done()
-
-    async def _abandon_legs(self, outcome: DialOutcome, reason: str = "no_answer") -> None:
-        for leg in list(self.legs.values()):
-            if leg.outcome is None:
-                leg.outcome = outcome
-                self.t.owners.pop(leg.channel_id, None)
-                await quietly(self.t.client.hangup(leg.channel_id, reason))
-
-    async def _dial_done(self) -> None:
-        if self.wait is not Wait.DIAL or self.winner is not None:
-            return
-        if any(leg.outcome is None for leg in self.legs.values()):
-            return
-        self._cancel_timer()
-        await self._quiet()
-        self.wait = Wait.NOTHING
-        await self._report_dial()
-
-    async def _report_dial(self) -> None:
-        results = tuple(
-            (leg.target.number, leg.outcome or DialOutcome.NO_ANSWER) for leg in self.legs.values()
-        )
-        self.legs = {}
-        self.winner = None
-        self.current = None
-        await self.feed(DialResult(results))
 
     # ----------------------------------------------------------------- recording
 
@@ -690,63 +349,44 @@ class AriCall:
 
     # ----------------------------------------------------------------- resync
 
-    async def _reconcile(self, channels: Mapping[str, Any], bridges: Mapping[str, Any]) -> None:
+    async def _reconcile(
+        self, channels: Mapping[str, Channel], bridges: Mapping[str, Bridge]
+    ) -> None:
         """Events were lost (websocket down, new instance): bring the call back in line."""
         if self.call_id not in channels:
             await self._caller_left()
-            return
-        if self.peer is not None and self.peer not in channels:
+        elif self.peer is not None and self.peer not in channels:
             self.peer = None
             await self.feed(PeerHungUp())
-            return
-        if self.stalled:
+        elif self.stalled:
             self.stalled = False
             await self._advance()
-            return
-        if self.wait is Wait.CONNECTED and self.peer is not None:
-            if self.bridge_id is None or self.bridge_id not in bridges:
-                bridge = self.bridge_id or f"{self.call_id}-bridge"
-                try:
-                    if bridge not in bridges:
-                        await self.t.client.create_bridge(bridge, f"{self.t.app}:{self.call_id}")
-                    self.bridge_id = bridge
-                    await self.t.client.add_channels(bridge, [self.call_id, self.peer])
-                except AriError as exc:
-                    log.warning("call %s: bridge not restored: %s", self.call_id, exc)
-            return
-        if self.wait is Wait.DIAL:
-            for channel_id, leg in list(self.legs.items()):
-                if leg.outcome is not None:
-                    continue
-                channel = channels.get(channel_id)
-                if channel is None:
-                    leg.outcome = DialOutcome.NO_ANSWER  # it ended while we were not listening
-                    self.t.owners.pop(channel_id, None)
-                elif channel.get("state") == "Up" and in_app(channel, self.t.app):
-                    await self._leg_answered(channel_id)
-                    if self.wait is not Wait.DIAL:
-                        return
-            await self._dial_done()
-            if self.wait is Wait.DIAL and self.timer is None:
-                ring = self.current.ring_timeout_s if isinstance(self.current, Dial) else 30
-                self._arm_timer("ring", ring + RING_GRACE_S)
-            return
-        if self.playback_id is not None:
-            try:
-                await self.t.client.get_playback(self.playback_id)
-            except AriNotFoundError:
-                await self._playback_finished(self.playback_id)
-            except AriError as exc:
-                log.info("call %s: playback state unknown: %s", self.call_id, exc)
-            return
+        elif self.wait is Wait.CONNECTED and self.peer is not None:
+            await self._restore_bridge(bridges)
+        elif self.wait is Wait.DIAL:
+            await self._reconcile_legs(channels)
+        elif self.playback_id is not None:
+            await self._check_playback(self.playback_id)
+        else:
+            await self._resume_waiting()
+
+    async def _check_playback(self, playback: str) -> None:
+        try:
+            await self.t.client.get_playback(playback)
+        except AriNotFoundError:
+            await self._playback_finished(playback)
+        except AriError as exc:
+            log.info("call %s: playback state unknown: %s", self.call_id, exc)
+
+    async def _resume_waiting(self) -> None:
+        """No event expected from Asterisk: start again what the call waited on."""
         if self.wait is Wait.HOLD:
             if await self._on_caller(self.t.client.start_moh(self.call_id, self.t.moh_class)):
                 self.moh = True
-            return
-        if self.wait is Wait.DIGITS and self.timer is None and isinstance(self.current, Gather):
-            self._arm_timer("digits", self.current.timeout_s)
-            return
-        if self.wait is Wait.NOTHING:
+        elif self.wait is Wait.DIGITS:
+            if self.timer is None and isinstance(self.current, Gather):
+                self._arm_timer("digits", self.current.timeout_s)
+        elif self.wait is Wait.NOTHING:
             # The command in progress was lost with the previous instance (or a restart):
             # run it again, then what followed it.
             if self.current is not None:
@@ -800,3 +440,23 @@ class AriCall:
             self.wait = Wait.NOTHING
         elif self.wait is Wait.STARTING:
             self.wait = Wait.NOTHING
+
+    TIMERS: ClassVar[dict[str, Callable[[AriCall], Awaitable[None]]]] = {
+        "retry": _retry,
+        "playback": _playback_overdue,
+        "digits": Menus._digits_timed_out,
+        "ring": _ring_timed_out,
+    }
+
+    HANDLERS: ClassVar[dict[type, Handler]] = {
+        Start: _on_start,
+        Commands: _on_commands,
+        Timeout: _on_timeout,
+        Reconcile: _on_reconcile,
+        StasisStart: _on_stasis_start,
+        StasisEnd: _on_stasis_end,
+        ChannelDestroyed: _on_channel_destroyed,
+        ChannelDtmfReceived: _on_dtmf,
+        Dial: _on_dial,
+        PlaybackFinished: _on_playback_finished,
+    }

@@ -5,18 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections import deque
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, ClassVar
 
-from ivr.flow.vocabulary import (
-    DialOutcome,
-)
-from ivr.transports.ari.call import Item
-from ivr.transports.ari.client import (
-    AriError,
-    quietly,
-)
+from ivr.flow.vocabulary import DialOutcome
+from ivr.transports.ari.actor import Actor, Handler
+from ivr.transports.ari.client import AriError, quietly
+from ivr.transports.ari.events import CallEvent, ChannelDestroyed, Dial, StasisEnd, StasisStart
 from ivr.transports.ari.mapping import (
     dial_endpoint,
     dial_outcome_from_cause,
@@ -48,11 +43,12 @@ def _callback_result(outcome: DialOutcome) -> CallbackResult:
     return CallbackResult.FAILED
 
 
-class CallbackCall:
+class CallbackCall(Actor[CallEvent]):
     """A listener calls a person back: the listener's phone first, then the person's,
     presenting the emergency services' call-back number (0 800 112 112), then a bridge."""
 
     def __init__(self, transport: AriTransport, listener: str, number: str, presented: str) -> None:
+        super().__init__(transport.spawn)
         self.t = transport
         self.id = f"cb{uuid.uuid4().hex[:10]}"
         self.listener = listener
@@ -64,97 +60,81 @@ class CallbackCall:
         self.up: set[str] = set()
         self.result: CallbackResult | None = None
         self.finished = asyncio.Event()
-        self.mailbox: deque[Item] = deque()
-        self.busy = False
+        self.ring_timeout_s = 30
 
-    def post(self, item: Item) -> None:
-        self.mailbox.append(item)
-        if not self.busy:
-            self.busy = True
-            self.t.spawn(self._drain())
+    @property
+    def closed(self) -> bool:
+        return self.finished.is_set()
 
-    async def _drain(self) -> None:
-        try:
-            while self.mailbox:
-                _, event = self.mailbox.popleft()
-                if not self.finished.is_set():
-                    try:
-                        await self._on_event(event)
-                    except Exception:
-                        log.exception("call-back %s failed", self.id)
-                        await self._end(CallbackResult.FAILED)
-        finally:
-            self.busy = False
+    async def failed(self, message: CallEvent) -> None:
+        log.exception("call-back %s failed", self.id)
+        await self._end(CallbackResult.FAILED)
 
     async def start(self, ring_timeout_s: int) -> None:
         self.ring_timeout_s = ring_timeout_s
-        self.t.owners[self.listener_leg] = self
-        try:
-            await self.t.client.originate(
-                channel_id=self.listener_leg,
-                endpoint=dial_endpoint(self.t.dial_template, self.listener),
-                app=self.t.app,
-                app_args=["callback", self.id],
-                caller_id=self.number,  # the listener sees whom they call back
-                timeout_s=ring_timeout_s,
-            )
-        except AriError as exc:
-            log.warning("call-back %s: listener not rung: %s", self.id, exc)
+        if not await self._ring(self.listener_leg, self.listener, self.number):
+            # The listener sees whom they call back (``self.number``).
             await self._end(CallbackResult.LISTENER_UNREACHABLE)
 
-    async def _on_event(self, event: dict[str, Any]) -> None:
-        kind = event["type"]
-        channel_id = event["peer" if kind == "Dial" else "channel"]["id"]
-        if kind == "Dial":
-            # With Local legs (Asterisk 22.10.1) busy and congestion come only as a Dial
-            # status: the first half then ends with cause 0, which reads as no answer.
-            outcome = dial_outcome_from_status(str(event.get("dialstatus", "")))
-            if outcome is None:
-                return
-            if channel_id == self.listener_leg:
-                await self._end(CallbackResult.LISTENER_UNREACHABLE)
-            elif channel_id == self.person_leg:
-                await self._end(_callback_result(outcome))
+    async def _ring(self, leg: str, number: str, caller_id: str) -> bool:
+        self.t.owners[leg] = self
+        try:
+            await self.t.client.originate(
+                channel_id=leg,
+                endpoint=dial_endpoint(self.t.dial_template, number),
+                app=self.t.app,
+                app_args=["callback", self.id],
+                caller_id=caller_id,
+                timeout_s=self.ring_timeout_s,
+            )
+        except AriError as exc:
+            who = "listener" if leg == self.listener_leg else "person"
+            log.warning("call-back %s: %s not rung: %s", self.id, who, exc)
+            return False
+        return True
+
+    async def _on_dial(self, event: Dial) -> None:
+        # With Local legs (Asterisk 22.10.1) busy and congestion come only as a Dial
+        # status: the first half then ends with cause 0, which reads as no answer.
+        outcome = dial_outcome_from_status(event.dialstatus)
+        if outcome is None:
             return
-        if kind == "StasisStart":
-            self.up.add(channel_id)
-            if channel_id == self.listener_leg:
-                # The listener has picked up: music while the person's phone rings, rather
-                # than silence.
-                await quietly(self.t.client.start_moh(self.listener_leg, self.t.moh_class))
-                self.t.owners[self.person_leg] = self
-                try:
-                    await self.t.client.originate(
-                        channel_id=self.person_leg,
-                        endpoint=dial_endpoint(self.t.dial_template, self.number),
-                        app=self.t.app,
-                        app_args=["callback", self.id],
-                        caller_id=self.presented,
-                        timeout_s=self.ring_timeout_s,
-                    )
-                except AriError as exc:
-                    log.warning("call-back %s: person not rung: %s", self.id, exc)
-                    await self._end(CallbackResult.FAILED)
-            elif channel_id == self.person_leg:
-                await quietly(self.t.client.stop_moh(self.listener_leg))
-                self.bridge_id = f"{self.id}-bridge"
-                try:
-                    await self.t.client.create_bridge(self.bridge_id, f"{self.t.app}:{self.id}")
-                    await self.t.client.add_channels(
-                        self.bridge_id, [self.listener_leg, self.person_leg]
-                    )
-                    self.result = CallbackResult.CONNECTED
-                except AriError:
-                    await self._end(CallbackResult.FAILED)
-        elif kind in ("StasisEnd", "ChannelDestroyed"):
-            self.up.discard(channel_id)
-            self.t.owners.pop(channel_id, None)
-            if self.result is CallbackResult.CONNECTED:
-                await self._end(CallbackResult.CONNECTED)
-            elif channel_id == self.listener_leg:
-                await self._end(CallbackResult.LISTENER_UNREACHABLE)
-            elif kind == "ChannelDestroyed":
-                await self._end(_callback_result(dial_outcome_from_cause(event.get("cause"))))
+        if event.peer.id == self.listener_leg:
+            await self._end(CallbackResult.LISTENER_UNREACHABLE)
+        elif event.peer.id == self.person_leg:
+            await self._end(_callback_result(outcome))
+
+    async def _on_stasis_start(self, event: StasisStart) -> None:
+        channel_id = event.channel.id
+        self.up.add(channel_id)
+        if channel_id == self.listener_leg:
+            # The listener has picked up: music while the person's phone rings, rather
+            # than silence.
+            await quietly(self.t.client.start_moh(self.listener_leg, self.t.moh_class))
+            if not await self._ring(self.person_leg, self.number, self.presented):
+                await self._end(CallbackResult.FAILED)
+        elif channel_id == self.person_leg:
+            await quietly(self.t.client.stop_moh(self.listener_leg))
+            self.bridge_id = f"{self.id}-bridge"
+            try:
+                await self.t.client.create_bridge(self.bridge_id, f"{self.t.app}:{self.id}")
+                await self.t.client.add_channels(
+                    self.bridge_id, [self.listener_leg, self.person_leg]
+                )
+                self.result = CallbackResult.CONNECTED
+            except AriError:
+                await self._end(CallbackResult.FAILED)
+
+    async def _on_channel_left(self, event: StasisEnd | ChannelDestroyed) -> None:
+        channel_id = event.channel.id
+        self.up.discard(channel_id)
+        self.t.owners.pop(channel_id, None)
+        if self.result is CallbackResult.CONNECTED:
+            await self._end(CallbackResult.CONNECTED)
+        elif channel_id == self.listener_leg:
+            await self._end(CallbackResult.LISTENER_UNREACHABLE)
+        elif isinstance(event, ChannelDestroyed):
+            await self._end(_callback_result(dial_outcome_from_cause(event.cause)))
 
     async def _end(self, result: CallbackResult) -> None:
         if self.finished.is_set():
@@ -166,3 +146,10 @@ class CallbackCall:
         if self.bridge_id is not None:
             await quietly(self.t.client.destroy_bridge(self.bridge_id))
         self.finished.set()
+
+    HANDLERS: ClassVar[dict[type, Handler]] = {
+        Dial: _on_dial,
+        StasisStart: _on_stasis_start,
+        StasisEnd: _on_channel_left,
+        ChannelDestroyed: _on_channel_left,
+    }

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ivr.flow.vocabulary import DialOutcome, Prompt, SayNumber, Sound
+from ivr.transports.ari.events import Channel
 from routing.phone import try_normalize
 
 PLAYBACK_WATCHDOG_S = 30.0  # a playback whose end is not heard is given up after this
@@ -68,9 +66,9 @@ def dial_endpoint(template: str, number: str) -> str:
     return template.format(number=number, national=national, digits=number.lstrip("+"))
 
 
-def caller_number(channel: dict[str, Any]) -> str | None:
+def caller_number(channel: Channel) -> str | None:
     """The caller's number in E.164, or None when withheld or unusable."""
-    raw = str((channel.get("caller") or {}).get("number") or "")
+    raw = channel.caller.number
     if not raw or raw.lower() in ("anonymous", "unknown", "restricted", "private"):
         return None
     return try_normalize(raw)
@@ -88,18 +86,15 @@ def joined_prompt(first: Prompt, second: Prompt) -> Prompt:
     )
 
 
-def in_app(channel: Mapping[str, Any], app: str) -> bool:
-    """Whether ``channel`` (an ARI channel object) is in the Stasis application ``app``."""
-    dialplan = channel.get("dialplan") or {}
-    return bool(
-        dialplan.get("app_name") == "Stasis"
-        and str(dialplan.get("app_data", "")).split(",")[0] == app
-    )
+def in_app(channel: Channel, app: str) -> bool:
+    """Whether ``channel`` is in the Stasis application ``app``."""
+    dialplan = channel.dialplan
+    return dialplan.app_name == "Stasis" and dialplan.app_data.split(",")[0] == app
 
 
-def app_args(channel: Mapping[str, Any]) -> list[str]:
+def app_args(channel: Channel) -> list[str]:
     """The arguments the dialplan gave ``Stasis()`` after the application's name."""
-    return str((channel.get("dialplan") or {}).get("app_data", "")).split(",")[1:]
+    return channel.dialplan.app_data.split(",")[1:]
 
 
 def longest_playback_s(prompt: Prompt) -> float:

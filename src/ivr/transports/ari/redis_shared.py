@@ -218,9 +218,7 @@ class RedisLeadership:
                 got = await self._r.set(self.key, self.instance_id, nx=True, px=self.lease_ms)
                 if not got:
                     # Ours already (a reconnect while still leading): renew rather than wait.
-                    got = bool(
-                        await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms])
-                    )
+                    got = await self._renewed()
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
                 log.warning("leadership %s: %s", self.key, exc)
                 got = False
@@ -236,12 +234,14 @@ class RedisLeadership:
             self._renewer = asyncio.ensure_future(self._keep(self._stop_renewer))
         return True
 
+    async def _renewed(self) -> bool:
+        """Whether the lease is ours (then extended by ``lease_ms``)."""
+        return bool(await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms]))
+
     async def _keep(self, stop: asyncio.Event) -> None:
         while not await _stopped_within(stop, self.renew_every_s):
             try:
-                ours = bool(
-                    await self._renew(keys=[self.key], args=[self.instance_id, self.lease_ms])
-                )
+                ours = await self._renewed()
             except (aioredis.ConnectionError, aioredis.TimeoutError, OSError) as exc:
                 # Not known to be lost yet: retry at the next beat, the lease may still run.
                 log.warning("leadership %s: renewal failed: %s", self.key, exc)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import uuid
 from collections.abc import Callable, Coroutine, Mapping
@@ -36,12 +37,21 @@ from ivr.transports.ari.client import (
     EventConnector,
     websocket_events,
 )
-from ivr.transports.ari.mapping import (
-    app_args,
-    called_number,
-    caller_number,
-    in_app,
+from ivr.transports.ari.events import (
+    Bridge,
+    CallEvent,
+    Channel,
+    MalformedEventError,
+    PlaybackFinished,
+    StasisStart,
+    dedup_key,
+    parse_bridge,
+    parse_channel,
+    parse_event,
+    subject,
 )
+from ivr.transports.ari.mapping import app_args, called_number, caller_number, in_app
+from ivr.transports.ari.media import CallMedia, Commands, Reconcile, Start
 from ivr.transports.ari.ports import (
     AlwaysLeader,
     CallSnapshots,
@@ -55,20 +65,7 @@ from resilience import Backoff
 log = logging.getLogger(__name__)
 
 
-RING_GRACE_S = 2.0  # our own ring timer, in case Asterisk's originate timeout is not heard
 DEDUP_WINDOW = 8192
-PLAYBACK_WATCHDOG_S = 30.0
-STALL_RETRY_S = 2.0
-CALL_EVENTS = frozenset(
-    {
-        "StasisStart",
-        "StasisEnd",
-        "ChannelDestroyed",
-        "ChannelDtmfReceived",
-        "Dial",
-        "PlaybackFinished",
-    }
-)
 
 
 # --------------------------------------------------------------------------- the transport
@@ -119,8 +116,8 @@ class AriTransport:
         self.fallback_context = fallback_context
         self.token = uuid.uuid4().hex[:6]  # tells this instance's ids from another's
         self.calls: dict[str, AriCall] = {}
-        self.owners: dict[str, AriCall | CallbackCall] = {}  # channel id -> its call
-        self.playbacks: dict[str, AriCall] = {}
+        self.owners: dict[str, CallMedia | CallbackCall] = {}  # channel id -> its call
+        self.playbacks: dict[str, CallMedia] = {}
         self.connected = asyncio.Event()
         self.connections = 0
         self.events = 0  # routed to a call
@@ -290,8 +287,7 @@ class AriTransport:
         if call_id in self.calls:
             return
         try:
-            channels = {str(c["id"]): c for c in await self.client.list_channels()}
-            bridges = {str(b["id"]): b for b in await self.client.list_bridges()}
+            channels, bridges = await self._asterisk_holds()
         except AriError as exc:
             log.warning("call %s taken over, Asterisk unreachable: %s", call_id, exc)
             return
@@ -325,81 +321,74 @@ class AriTransport:
         """Commands the runtime produced outside an event of ours (timers, listener offers)."""
         call = self.calls.get(call_id)
         if call is not None and commands:
-            call.post(("commands", commands))
+            call.post(Commands(commands))
 
     # ----------------------------------------------------------------- events
 
     def on_message(self, raw: str | bytes) -> None:
         """One websocket message: parse, filter, route to its call's mailbox. Never blocks."""
-        import json
-
         try:
-            event = json.loads(raw)
+            message = json.loads(raw)
         except ValueError:
             log.warning("ARI: unreadable event %r", raw[:200])
             return
-        if not isinstance(event, dict):
-            return
-        kind = event.get("type")
-        if event.get("application") != self.app:
+        if not isinstance(message, dict) or message.get("application") != self.app:
             return  # the same event once per application the socket listens to
         self.received += 1
-        if kind == "ApplicationReplaced":
-            self._replaced = True
+        try:
+            event = parse_event(message)
+        except MalformedEventError as exc:
+            log.warning("ARI: malformed event dropped: %s", exc)
             return
-        if kind not in CALL_EVENTS:
-            return
-        obj = event.get("channel") or event.get("playback") or event.get("peer") or {}
-        key = (
-            kind,
-            event.get("timestamp"),
-            obj.get("id"),
-            obj.get("state"),
-            event.get("digit"),
-            event.get("dialstatus"),
-        )
+        if event is None:
+            if message.get("type") == "ApplicationReplaced":
+                self._replaced = True
+            return  # an event no call acts on
+        key = dedup_key(event)
         if key in self._seen:
             return  # a duplicate
         self._seen[key] = None
         if len(self._seen) > DEDUP_WINDOW:
             del self._seen[next(iter(self._seen))]
         self.events += 1
-        self._route(kind, event, obj)
+        self._route(event)
 
-    def _route(self, kind: str, event: dict[str, Any], obj: dict[str, Any]) -> None:
-        if kind == "PlaybackFinished":
-            call = self.playbacks.get(obj.get("id", ""))
-            if call is not None:
-                call.post(("event", event))
+    def _route(self, event: CallEvent) -> None:
+        owner: CallMedia | CallbackCall | None
+        if isinstance(event, PlaybackFinished):
+            owner = self.playbacks.get(event.playback.id)
+            if owner is not None:
+                owner.post(event)
             return
-        channel_id = obj.get("id", "")
-        owner = self.owners.get(channel_id)
+        owner = self.owners.get(subject(event).id)
         if owner is not None:
-            owner.post(("event", event))
-            return
-        if kind != "StasisStart":
-            return  # a channel that is not ours (the other half of a Local channel, ...)
-        args = [str(a) for a in event.get("args") or []]
+            owner.post(event)
+        elif isinstance(event, StasisStart):
+            self._stasis_start(event)
+        # Otherwise a channel that is not ours (the other half of a Local channel, ...).
+
+    def _stasis_start(self, event: StasisStart) -> None:
+        args = list(event.args)
         role = args[0] if args else ""
         if role in ("dial", "callback"):
             # A destination that answered for a call that is over (or never ours).
-            self.spawn(self._hang_up_stray(channel_id))
+            self.spawn(self._hang_up_stray(event.channel.id))
             return
-        self._new_call(event["channel"], args)
+        self._new_call(event.channel, args)
 
-    def _new_call(self, channel: dict[str, Any], args: list[str]) -> AriCall:
-        call_id = str(channel["id"])
+    def _new_call(self, channel: Channel, args: list[str]) -> AriCall:
+        call_id = channel.id
         if args and args[0] == "inbound" and len(args) > 1:
             raw_called = args[1]
         elif args and args[0] != "inbound":
             raw_called = args[0]
         else:
-            raw_called = str((channel.get("dialplan") or {}).get("exten", ""))
+            raw_called = channel.dialplan.exten
         call = AriCall(self, call_id, called_number(raw_called), caller_number(channel))
         call.exten = raw_called or call.called
         self.calls[call_id] = call
         self.owners[call_id] = call
-        call.post(("start", CallStarted(call_id, call.called, call.caller)))
+        call.post(Start(CallStarted(call_id, call.called, call.caller)))
         return call
 
     async def _hang_up_stray(self, channel_id: str) -> None:
@@ -408,16 +397,21 @@ class AriTransport:
 
     # ----------------------------------------------------------------- resync
 
+    async def _asterisk_holds(self) -> tuple[dict[str, Channel], dict[str, Bridge]]:
+        """Every channel and bridge Asterisk holds now, by id."""
+        channels = {c.id: c for c in map(parse_channel, await self.client.list_channels())}
+        bridges = {b.id: b for b in map(parse_bridge, await self.client.list_bridges())}
+        return channels, bridges
+
     async def reconcile(self) -> None:
         """After (re)connecting: finish or resume every call against what Asterisk holds."""
         try:
-            channels = {str(c["id"]): c for c in await self.client.list_channels()}
-            bridges = {str(b["id"]): b for b in await self.client.list_bridges()}
+            channels, bridges = await self._asterisk_holds()
         except AriError as exc:
             log.warning("ARI resync impossible: %s", exc)
             return
         for call in list(self.calls.values()):
-            call.post(("reconcile", (channels, bridges)))
+            call.post(Reconcile(channels, bridges))
         # Channels in our application that no call of ours holds: another instance's calls.
         for channel_id, channel in channels.items():
             if channel_id in self.owners or not in_app(channel, self.app):
@@ -441,19 +435,19 @@ class AriTransport:
                 await self._hang_up_stray(channel_id)  # a leg whose call is gone
         prefix = f"{self.app}:"
         for bridge_id, bridge in bridges.items():
-            name = str(bridge.get("name", ""))
+            name = bridge.name
             if name.startswith(prefix) and name[len(prefix) :] not in self.calls:
                 with contextlib.suppress(AriError):
                     await self.client.destroy_bridge(bridge_id)
 
     async def _adopt(
         self,
-        channel: dict[str, Any],
+        channel: Channel,
         args: list[str],
-        channels: Mapping[str, Any],
-        bridges: Mapping[str, Any],
+        channels: Mapping[str, Channel],
+        bridges: Mapping[str, Bridge],
     ) -> None:
-        call_id = str(channel["id"])
+        call_id = channel.id
         snapshot = await self.snapshots.load(call_id) if self.snapshots is not None else None
         if snapshot is None:
             # Nothing known of this call: start its flow again rather than leave it silent.
@@ -470,7 +464,7 @@ class AriTransport:
             # the media, and the queue's timers armed again.
             self.runtime.calls[call_id] = LiveCall(snapshot.state, self)
             self._rearm_flow_timers(snapshot.state)
-        call.post(("reconcile", (channels, bridges)))
+        call.post(Reconcile(channels, bridges))
 
     def _rearm_flow_timers(self, state: CallState) -> None:
         """The runtime's timers died with the other instance: arm the queue's again."""
