@@ -290,3 +290,12 @@ def touched(old: RoutingConfig, new: RoutingConfig) -> list[str]:
 def summary_lines(code: str, found: list[Change]) -> list[str]:
     """The version's « what changed », one line per field."""
     return [f"{code} : {change.label}" for change in found]
+
+
+def upload_summary(codes: list[str], shown: int = 12) -> list[str]:
+    """« What changed » of a whole file sent by a national admin: the parts it changes."""
+    if not codes:
+        return ["fichier complet : aucun changement de routage"]
+    more = len(codes) - shown
+    listed = ", ".join(codes[:shown]) + (f" et {more} autre(s)" if more > 0 else "")
+    return [f"fichier complet : {listed}"]
