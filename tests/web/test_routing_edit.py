@@ -155,6 +155,9 @@ async def test_a_departemental_admin_lists_and_opens_only_their_departements(
     assert refused.status_code == 403
     assert "Vous n'administrez pas le département 92" in shown(refused)
     assert (await browser.get("/admin/routage/departements/99")).status_code == 404
+    assert (await browser.get("/admin/routage/versions/99/restaurer?dep=91")).status_code == 404
+    huge = await browser.get(f"/admin/routage/versions/{2**64}/restaurer?dep=91")
+    assert huge.status_code == 404
     assert len(versions(w)) == 1
 
 

@@ -90,6 +90,8 @@ def test_french_dates_times_and_ranges() -> None:
     assert parse_fr_date("5/1/2027") == date(2027, 1, 5)
     assert parse_fr_date("2026-12-25") is None
     assert parse_fr_date("29/02/2026") is None
+    assert parse_fr_date("31/12/9999") is None
+    assert parse_fr_date("01/01/0001") is None
     assert parse_fr_moment("29/11/2026", "03:00") == datetime(2026, 11, 29, 3, 0)
     assert parse_fr_moment("29/11/2026", "3h") is None
     assert parse_fr_moment("29/11/2026", "24:00") is None

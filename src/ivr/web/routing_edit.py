@@ -39,6 +39,7 @@ EXTRA_ROWS = 2
 """Empty rows offered below each list, to add a referent, a post, a closure, an LRO step."""
 
 GENERAL = "general"
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 
 _ROW = re.compile(r"^(referent|ecoutant|exception|lro)-(\d{1,3})-")
 _RANGE_SEP = re.compile(r"\s*[,;]\s*|\s+(?=\d)(?<!-\s)")
@@ -113,11 +114,14 @@ class Proposal:
 
 
 def parse_fr_date(text: str) -> date | None:
-    """``25/12/2026`` (dd/mm/yyyy) as a date; None when it is not one."""
+    """``25/12/2026`` (dd/mm/yyyy) as a date; None when it is not one (or is not between
+    ``FIRST_YEAR`` and ``LAST_YEAR``)."""
     match = re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", text.strip())
     if match is None:
         return None
     day, month, year = (int(g) for g in match.groups())
+    if not FIRST_YEAR <= year <= LAST_YEAR:
+        return None  # beyond, time zones and date arithmetic overflow
     try:
         return date(year, month, day)
     except ValueError:

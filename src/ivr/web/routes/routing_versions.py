@@ -20,6 +20,7 @@ from ivr.records.store import StaleVersionError
 from ivr.web import routing_versions as versions
 from ivr.web.routes.checks import AdminCtx
 from ivr.web.routes.common import ConsoleRoute, Ctx, admin_deps, see_other
+from ivr.web.routes.params import RecordId
 from ivr.web.routes.routing_edit import STALE, may_edit, record
 from ivr.web.routing_edit import GENERAL, Checked, with_departement
 from ivr.web.routing_text import changes, summary_lines, touched, yaml_diff
@@ -128,14 +129,14 @@ def _page(
 
 
 @router.get("/admin/routage/versions/{version_id}/restaurer", response_class=HTMLResponse)
-async def restore_page(ctx: AdminCtx, version_id: int, dep: str = "") -> Response:
+async def restore_page(ctx: AdminCtx, version_id: RecordId, dep: str = "") -> Response:
     base, row, checked, lines, details = await _prepare(ctx, version_id, dep)
     errors = dict(checked.errors)
     return _page(ctx, base, row, dep, lines, details, 422 if errors else 200, errors=errors)
 
 
 @router.post("/admin/routage/versions/{version_id}/restaurer", response_class=HTMLResponse)
-async def restore(ctx: AdminCtx, version_id: int) -> Response:
+async def restore(ctx: AdminCtx, version_id: RecordId) -> Response:
     form = await ctx.checked_form()
     dep = str(form.get("dep") or "").strip().upper()
     base, row, checked, lines, details = await _prepare(ctx, version_id, dep)
