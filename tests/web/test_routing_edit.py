@@ -564,3 +564,22 @@ async def test_restoring_the_version_in_force_changes_nothing(
         "/admin/routage/versions/1/restaurer", data=values_of(confirm.text)
     )
     assert response.status_code == 409
+
+
+def test_two_edits_of_one_version_cannot_both_be_recorded(w: World) -> None:
+    """The newest id is read in the recording transaction; when two edits race past that
+    read, ``based_on`` (unique) refuses the second."""
+    import sqlalchemy as sa
+
+    from ivr.records.store import StaleVersionError
+
+    first = w.store.record_config_version(FILE_TEXT, "a" * 64, "a.essonne", "x", expected_latest=1)
+    assert first == 2
+    with pytest.raises(StaleVersionError):
+        w.store.record_config_version(FILE_TEXT, "b" * 64, "a.national", "y", expected_latest=1)
+    with w.store.engine.begin() as conn:  # as if the second had read the newest id first
+        conn.execute(sa.update(ConfigVersion).where(ConfigVersion.id == 2).values(based_on=2))
+    with pytest.raises(StaleVersionError) as raised:
+        w.store.record_config_version(FILE_TEXT, "c" * 64, "a.national", "z", expected_latest=2)
+    assert raised.value.latest == 2
+    assert len(versions(w)) == 2

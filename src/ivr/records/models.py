@@ -308,6 +308,8 @@ class ConfigVersion(Base):
     departements: Mapped[str | None] = mapped_column(sa.String(1024))
     changes: Mapped[str | None] = mapped_column(sa.Text())
     restored_from: Mapped[int | None] = mapped_column(BigId)
+    # The version a form edit or a restoration started from: two cannot share one.
+    based_on: Mapped[int | None] = mapped_column(BigId, unique=True)
 
 
 class AuditEntry(Base):

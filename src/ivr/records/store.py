@@ -704,9 +704,41 @@ class RecordStore:
         """Record an applied routing version; its id.
 
         With ``expected_latest`` (0: no version yet), the version is recorded only if the
-        newest one is still that one (in the same transaction), else ``StaleVersionError``.
+        newest one is still that one, else ``StaleVersionError``: read in the recording
+        transaction, and made sure by ``based_on`` (unique) when two race.
         """
         now = self.clock()
+        try:
+            return self._record_version(
+                content,
+                sha256,
+                author,
+                comment,
+                departements,
+                changes,
+                restored_from,
+                expected_latest,
+                now,
+            )
+        except sa.exc.IntegrityError:
+            if expected_latest is None:
+                raise
+            with Session(self.engine) as session:  # another edit of the same version won
+                latest = session.scalar(sa.select(sa.func.max(ConfigVersion.id))) or 0
+            raise StaleVersionError(latest) from None
+
+    def _record_version(
+        self,
+        content: str,
+        sha256: str,
+        author: str,
+        comment: str | None,
+        departements: Sequence[str] | None,
+        changes: Sequence[str],
+        restored_from: int | None,
+        expected_latest: int | None,
+        now: datetime,
+    ) -> int:
         with Session(self.engine) as session, session.begin():
             if expected_latest is not None:
                 latest = session.scalar(sa.select(sa.func.max(ConfigVersion.id))) or 0
@@ -722,6 +754,7 @@ class RecordStore:
                 departements=",".join(departements) if departements is not None else None,
                 changes="\n".join(changes) or None,
                 restored_from=restored_from,
+                based_on=expected_latest,
             )
             session.add(version)
             session.flush()
