@@ -228,6 +228,7 @@ async def test_verifying_shows_every_change_and_the_simulated_calls_but_saves_no
     assert "25/12/2026 (Noël) : fermé" in text
     assert "24/12/2026 : 09:00-12:00" in text
     assert "2. 115 du 92 (115 des Hauts-de-Seine)" in text
+    assert "115 des Hauts-de-Seine — 03 53 01 09 20 (LRO)" in text  # another 115, named
     assert "+        sat:" in text
     assert "-    - number: 04 65 71 00 91" in text
     assert 'id="apercu-appels"' in text
@@ -240,9 +241,15 @@ async def test_verifying_shows_every_change_and_the_simulated_calls_but_saves_no
 
 async def test_no_change_says_so(w: World, browser: httpx.AsyncClient) -> None:
     values = await open_form(browser)
-    checked = await verify(browser, values)
+    checked = await verify(
+        browser, {**values, "apercu-1-date": "23/11/2026", "apercu-1-heure": "10:00"}
+    )
     assert "Aucun changement par rapport à la version en vigueur." in shown(checked)
     assert 'id="bouton-enregistrer"' not in checked.text
+    assert "Appels simulés sur le routage en vigueur" in shown(checked)
+    assert "Référent SI troisième — Essonne — 01 99 00 09 12 (référent SI (palier 1))" in shown(
+        checked
+    )
 
 
 async def test_the_preview_gives_what_ivr_simulate_gives(

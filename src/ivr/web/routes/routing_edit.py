@@ -129,7 +129,8 @@ async def routing_post(ctx: AdminCtx, code: str) -> Response:
     new_dep = checked.config.departements[code]
     found = changes(base.config.departements[code], new_dep)
     if not found:
-        return page(ctx, code, base, values, moments, info=NO_CHANGE)
+        simulated = await previews(ctx, base.config, code, moments)
+        return page(ctx, code, base, values, moments, info=NO_CHANGE, previews=simulated)
     proposal = fingerprint(section_data(new_dep))
     shown = await preview_context(ctx, checked.config, code, moments, base, found)
     if values.get("action") != "enregistrer":

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.web.routes.common import Ctx
 from ivr.web.routing_edit import parse_fr_moment
-from routing.config import RoutingConfig
+from routing.config import RoutingConfig, lro_chain
 from routing.phone import display_number
 
 LINES = (("assistance", "Ligne d'assistance SI SIAO"), ("115", "115"))
@@ -93,8 +93,7 @@ def _names(config: RoutingConfig, code: str) -> dict[str, str]:
     names = {c.number: c.name for c in dep.assistance.referents}
     names.update({c.number: c.name for c in dep.line_115.listeners})
     names.update({c.number: c.name for c in config.national.support.numbers})
-    names.update({e.number: e.label for e in dep.line_115.lro if e.number})
-    names.update({e.number: e.label for e in config.national.default_lro if e.number})
+    names.update({step.number: step.label for step in lro_chain(config, code)})
     return names
 
 
