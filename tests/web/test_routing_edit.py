@@ -590,3 +590,16 @@ def test_two_edits_of_one_version_cannot_both_be_recorded(w: World) -> None:
         w.store.record_config_version(FILE_TEXT, "c" * 64, "a.national", "z", expected_latest=2)
     assert raised.value.latest == 2
     assert len(versions(w)) == 2
+
+
+async def test_a_version_that_no_longer_validates_is_not_restored(
+    w: World, browser: httpx.AsyncClient
+) -> None:
+    await sign_in(browser, "a.national")
+    broken = FILE_TEXT.replace("strategy: in_order\n", "strategy: au_hasard\n", 1)
+    w.store.record_config_version(broken, "4" * 64, "fichier", "ancienne règle")
+    w.store.record_config_version(FILE_TEXT, "5" * 64, "fichier", "en vigueur")
+    page = await browser.get("/admin/routage/versions/2/restaurer")
+    assert page.status_code == 422
+    assert "Cette version ne passe plus la vérification du fichier de routage" in shown(page)
+    assert "« au_hasard » n'est pas une valeur permise" in shown(page)

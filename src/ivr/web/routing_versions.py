@@ -18,7 +18,7 @@ from ivr.records.models import ConfigVersion
 from ivr.records.store import RecordStore
 from ivr.web.routing_text import whole_text
 from routing.config import RoutingConfig
-from routing.loader import parse_config
+from routing.loader import ConfigError, parse_config
 
 _KEPT = 4
 _parsed: OrderedDict[str, RoutingConfig] = OrderedDict()
@@ -67,7 +67,10 @@ def base(store: RecordStore, in_force: RoutingConfig) -> Base:
         ).first()
     if row is None:
         return Base(0, in_force, whole_text(in_force))
-    config = parsed(row.content, row.sha256, f"version n° {row.id}")
+    try:
+        config = parsed(row.content, row.sha256, f"version n° {row.id}")
+    except ConfigError:  # a newer release's rules: the instances route by ``in_force``
+        return Base(row.id, in_force, whole_text(in_force), row.author)
     return Base(row.id, config, row.content, row.author)
 
 

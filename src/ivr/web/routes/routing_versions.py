@@ -25,10 +25,12 @@ from ivr.web.routes.routing_edit import STALE, may_edit, record
 from ivr.web.routing_edit import GENERAL, Checked, with_departement
 from ivr.web.routing_text import changes, summary_lines, touched, yaml_diff
 from routing.config import RoutingConfig
+from routing.loader import ConfigError
 
 router = APIRouter(route_class=ConsoleRoute)
 
 WHOLE_FILE_NATIONAL = "Seul un administrateur national peut restaurer un fichier entier."
+NO_LONGER_VALID = "Cette version ne passe plus la vérification du fichier de routage : "
 IDENTICAL = "Cette version est identique à la version en vigueur : rien à restaurer."
 
 
@@ -61,7 +63,11 @@ def _target(ctx: Ctx, row: ConfigVersion | None, dep: str) -> RoutingConfig:
         raise ctx.forbidden(f"Vous n'administrez pas le département {dep}.")
     if not dep and not ctx.who.national_admin:
         raise ctx.forbidden(WHOLE_FILE_NATIONAL)
-    config = versions.parsed(row.content, row.sha256, f"version n° {row.id}")
+    try:
+        config = versions.parsed(row.content, row.sha256, f"version n° {row.id}")
+    except ConfigError as exc:
+        first = "; ".join(str(issue) for issue in exc.issues[:3])
+        raise ctx.error(422, "Version non restaurable", NO_LONGER_VALID + first) from None
     if dep and dep not in config.departements:
         raise ctx.error(404, "Département introuvable", f"Le {dep} est absent de cette version.")
     return config
