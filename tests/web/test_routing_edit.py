@@ -603,3 +603,26 @@ async def test_a_version_that_no_longer_validates_is_not_restored(
     assert page.status_code == 422
     assert "Cette version ne passe plus la vérification du fichier de routage" in shown(page)
     assert "« au_hasard » n'est pas une valeur permise" in shown(page)
+
+
+async def test_an_uploaded_file_says_which_departements_it_changes(
+    w: World, browser: httpx.AsyncClient
+) -> None:
+    await sign_in(browser, "a.national")
+    admin = await browser.get("/admin")
+    changed = FILE_TEXT.replace("max_waiting_calls: 40", "max_waiting_calls: 45", 1)
+    response = await browser.post(
+        "/admin/configuration",
+        data={"csrf": csrf_of(admin.text), "texte": changed, "commentaire": "file d'attente"},
+    )
+    assert response.status_code == 303, shown(response)
+    latest = versions(w)[-1]
+    assert latest.departements is None
+    assert latest.changes == "fichier complet : 91"
+    page = await browser.get("/admin/routage/versions")
+    assert "fichier complet : 91" in shown(page)
+    assert 'id="restaurer-1"' in page.text
+    assert 'id="form-restaurer-1"' in page.text
+    confirm = await browser.get("/admin/routage/versions/1/restaurer", params={"dep": "91"})
+    assert "max_waiting_calls: 45" in shown(confirm)  # before (in force)
+    assert "max_waiting_calls: 40" in shown(confirm)  # after (restored)
