@@ -626,3 +626,18 @@ async def test_an_uploaded_file_says_which_departements_it_changes(
     confirm = await browser.get("/admin/routage/versions/1/restaurer", params={"dep": "91"})
     assert "max_waiting_calls: 45" in shown(confirm)  # before (in force)
     assert "max_waiting_calls: 40" in shown(confirm)  # after (restored)
+
+
+async def test_with_no_version_recorded_the_routing_in_force_is_edited(
+    world: tuple[World, FastAPI], browser: httpx.AsyncClient
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    values = await open_form(browser)
+    assert values["version"] == "0"
+    response = await save(browser, edited(values), "Première version")
+    assert response.status_code == 303, shown(response)
+    (first,) = versions(w)
+    assert first.author == "a.essonne"
+    assert len(parse_config(first.content).departements["91"].assistance.referents) == 3
+    assert w.accepted == [first.content]
