@@ -32,6 +32,7 @@ from ivr.runtime.live_state import CallRegistry, LiveState
 from ivr.runtime.queries import CallQueries
 from ivr.runtime.runtime import CallRuntime
 from ivr.settings import Settings
+from ivr.sim.preview import preview_call
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
@@ -241,6 +242,7 @@ def _console(
         secure_cookies=settings.secure_cookies,
         recordings=_recording_sources(settings, http),
         recording_retention=timedelta(days=settings.retention_recordings_days),
+        preview=preview_call,
     )
 
 

@@ -302,6 +302,14 @@ class ConfigVersion(Base):
     created_at: Mapped[datetime]
     applied_at: Mapped[datetime | None]
     comment: Mapped[str | None] = mapped_column(sa.Text())
+    # The départements whose section the version changed, codes separated by commas
+    # (NULL: a whole file, sent or restored); a French summary of the changes, one a line;
+    # the version it restores, if it is a restoration (migration v0008).
+    departements: Mapped[str | None] = mapped_column(sa.String(1024))
+    changes: Mapped[str | None] = mapped_column(sa.Text())
+    restored_from: Mapped[int | None] = mapped_column(BigId)
+    # The version a form edit or a restoration started from: two cannot share one.
+    based_on: Mapped[int | None] = mapped_column(BigId, unique=True)
 
 
 class AuditEntry(Base):

@@ -375,6 +375,14 @@ def _copy_row(r: CallRecord) -> tuple[object, ...]:
     )
 
 
+class StaleVersionError(Exception):
+    """Another routing version was recorded since the one an edit started from."""
+
+    def __init__(self, latest: int) -> None:
+        super().__init__(f"latest routing version is {latest}")
+        self.latest = latest
+
+
 class RecordStore:
     """The records database, through an engine whose schema is up to date."""
 
@@ -682,10 +690,60 @@ class RecordStore:
             return [(AccountRole(g.role), g.departement) for g in grants]
 
     def record_config_version(
-        self, content: str, sha256: str, author: str, comment: str | None = None
+        self,
+        content: str,
+        sha256: str,
+        author: str,
+        comment: str | None = None,
+        *,
+        departements: Sequence[str] | None = None,
+        changes: Sequence[str] = (),
+        restored_from: int | None = None,
+        expected_latest: int | None = None,
     ) -> int:
+        """Record an applied routing version; its id.
+
+        With ``expected_latest`` (0: no version yet), the version is recorded only if the
+        newest one is still that one, else ``StaleVersionError``: read in the recording
+        transaction, and made sure by ``based_on`` (unique) when two race.
+        """
         now = self.clock()
+        try:
+            return self._record_version(
+                content,
+                sha256,
+                author,
+                comment,
+                departements,
+                changes,
+                restored_from,
+                expected_latest,
+                now,
+            )
+        except sa.exc.IntegrityError:
+            if expected_latest is None:
+                raise
+            with Session(self.engine) as session:  # another edit of the same version won
+                latest = session.scalar(sa.select(sa.func.max(ConfigVersion.id))) or 0
+            raise StaleVersionError(latest) from None
+
+    def _record_version(
+        self,
+        content: str,
+        sha256: str,
+        author: str,
+        comment: str | None,
+        departements: Sequence[str] | None,
+        changes: Sequence[str],
+        restored_from: int | None,
+        expected_latest: int | None,
+        now: datetime,
+    ) -> int:
         with Session(self.engine) as session, session.begin():
+            if expected_latest is not None:
+                latest = session.scalar(sa.select(sa.func.max(ConfigVersion.id))) or 0
+                if latest != expected_latest:
+                    raise StaleVersionError(latest)
             version = ConfigVersion(
                 sha256=sha256,
                 content=content,
@@ -693,10 +751,17 @@ class RecordStore:
                 created_at=now,
                 applied_at=now,
                 comment=comment,
+                departements=",".join(departements) if departements is not None else None,
+                changes="\n".join(changes) or None,
+                restored_from=restored_from,
+                based_on=expected_latest,
             )
             session.add(version)
             session.flush()
-            self._audit(session, author, "apply", "config_version", str(version.id), None)
+            detail: dict[str, Any] | None = None
+            if departements is not None or restored_from is not None:
+                detail = {"departements": list(departements or ()), "restored_from": restored_from}
+            self._audit(session, author, "apply", "config_version", str(version.id), detail)
             return version.id
 
     def add_recording(

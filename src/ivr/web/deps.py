@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from geoloc.locator import Locator
 from geoloc.store import RecentPositions
@@ -18,6 +19,9 @@ from sisiao_link.lookup import LookupService
 from sisiao_link.outbox import Outbox
 
 ConfigAccepted = Callable[[RoutingConfig, str], Awaitable[None] | None]
+CallPreview = Callable[[RoutingConfig, str, str, datetime, bool], dict[str, Any]]
+"""(routing, line ``assistance``/``115``, département, moment, nobody answers) → the
+simulated call: ``{"summary": <ivr simulate --json's summary>, "text": <its dialogue>}``."""
 
 
 @dataclass(slots=True)
@@ -58,3 +62,4 @@ class ConsoleDeps:
     throttle: ThrottlePolicy = field(default_factory=ThrottlePolicy)
     callbacks: CallbackPlacer | None = None
     config_check_timeout: timedelta = timedelta(seconds=15)
+    preview: CallPreview | None = None

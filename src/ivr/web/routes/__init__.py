@@ -9,6 +9,8 @@ from ivr.web.routes import (
     recordings,
     referent,
     reports,
+    routing_edit,
+    routing_versions,
     sign_in,
     sisiao,
     support,
@@ -24,6 +26,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     accounts.router,
     recordings.router,
+    routing_edit.router,
+    routing_versions.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -26,6 +26,7 @@ from ivr.web import queries
 from ivr.web.limits import BodyTooLargeError, config_form_limit, is_too_large
 from ivr.web.routes.checks import AdminCtx, NationalAdminCtx, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, see_other, text
+from ivr.web.routing_text import touched, upload_summary
 from routing.config import RoutingConfig
 from routing.loader import ConfigError, ConfigIssue, parse_config
 from routing.safe_yaml import MAX_CONFIG_BYTES, TOO_BIG
@@ -138,8 +139,14 @@ async def check_config(ctx: NationalAdminCtx) -> Response:
         )
     digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
     comment = posted.field("commentaire") or None
+    changed = upload_summary(touched(ctx.deps.config(), config))
     version = await ctx.web.db(
-        ctx.deps.records.record_config_version, content, digest, ctx.who.login, comment
+        ctx.deps.records.record_config_version,
+        content,
+        digest,
+        ctx.who.login,
+        comment,
+        changes=changed,
     )
     if ctx.deps.on_config_accepted is not None:
         outcome = ctx.deps.on_config_accepted(config, content)
