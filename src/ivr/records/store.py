@@ -375,6 +375,10 @@ def _copy_row(r: CallRecord) -> tuple[object, ...]:
     )
 
 
+# Who did what to which object: actor, action, object type, object id, detail.
+_Audit = tuple[str, str, str, str | None, dict[str, Any] | None]
+
+
 class RecordStore:
     """The records database, through an engine whose schema is up to date."""
 
@@ -608,23 +612,19 @@ class RecordStore:
     ) -> int:
         """Open a tier 1 → tier 2 escalation; returns its id."""
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
-            escalation = Escalation(
-                call_id=call_id,
-                departement=departement,
-                reason_code=reason_code,
-                note=note,
-                created_by=by,
-                created_at=now,
-                updated_at=now,
-                status=EscalationStatus.OPEN.value,
-                from_tier=1,
-                to_tier=2,
-            )
-            session.add(escalation)
-            session.flush()
-            self._audit(session, by, "create", "escalation", str(escalation.id), None)
-            return escalation.id
+        escalation = Escalation(
+            call_id=call_id,
+            departement=departement,
+            reason_code=reason_code,
+            note=note,
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+            status=EscalationStatus.OPEN.value,
+            from_tier=1,
+            to_tier=2,
+        )
+        return self._add(escalation, (by, "create", "escalation", None, None))
 
     def set_escalation_status(self, escalation_id: int, status: EscalationStatus, by: str) -> None:
         now = self.clock()
@@ -652,25 +652,19 @@ class RecordStore:
         """Create an account with its roles in one transaction (audited with the roles)."""
         now = self.clock()
         grants = list(roles)
-        with Session(self.engine) as session, session.begin():
-            account = Account(
-                login=login,
-                display_name=display_name,
-                email=email,
-                created_at=now,
-                active=True,
-                phone=phone,
-                password_hash=password_hash,
-                must_change_password=must_change_password,
-            )
-            account.roles = [
-                AccountRoleGrant(role=role.value, departement=dep) for role, dep in grants
-            ]
-            session.add(account)
-            session.flush()
-            detail = {"roles": sorted(f"{role.value}:{dep or ''}" for role, dep in grants)}
-            self._audit(session, by, "create", "account", login, detail)
-            return account.id
+        account = Account(
+            login=login,
+            display_name=display_name,
+            email=email,
+            created_at=now,
+            active=True,
+            phone=phone,
+            password_hash=password_hash,
+            must_change_password=must_change_password,
+        )
+        account.roles = [AccountRoleGrant(role=role.value, departement=dep) for role, dep in grants]
+        detail = {"roles": sorted(f"{role.value}:{dep or ''}" for role, dep in grants)}
+        return self._add(account, (by, "create", "account", login, detail))
 
     def roles_of(self, login: str) -> list[tuple[AccountRole, str | None]]:
         with Session(self.engine) as session:
@@ -685,19 +679,15 @@ class RecordStore:
         self, content: str, sha256: str, author: str, comment: str | None = None
     ) -> int:
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
-            version = ConfigVersion(
-                sha256=sha256,
-                content=content,
-                author=author,
-                created_at=now,
-                applied_at=now,
-                comment=comment,
-            )
-            session.add(version)
-            session.flush()
-            self._audit(session, author, "apply", "config_version", str(version.id), None)
-            return version.id
+        version = ConfigVersion(
+            sha256=sha256,
+            content=content,
+            author=author,
+            created_at=now,
+            applied_at=now,
+            comment=comment,
+        )
+        return self._add(version, (author, "apply", "config_version", None, None))
 
     def add_recording(
         self,
@@ -708,18 +698,29 @@ class RecordStore:
         size_bytes: int | None = None,
         media_type: str = "audio/wav",
     ) -> int:
+        recording = Recording(
+            call_id=call_id,
+            started_at=started_at,
+            location=location,
+            duration_s=duration_s,
+            size_bytes=size_bytes,
+            media_type=media_type,
+        )
+        return self._add(recording)
+
+    def _add(
+        self, row: Escalation | Account | ConfigVersion | Recording, audit: _Audit | None = None
+    ) -> int:
+        """Insert ``row`` in its own transaction and return its id; ``audit`` is the entry
+        logged with it (``object_id`` ``None``: the new id)."""
         with Session(self.engine) as session, session.begin():
-            recording = Recording(
-                call_id=call_id,
-                started_at=started_at,
-                location=location,
-                duration_s=duration_s,
-                size_bytes=size_bytes,
-                media_type=media_type,
-            )
-            session.add(recording)
+            session.add(row)
             session.flush()
-            return recording.id
+            if audit is not None:
+                actor, action, object_type, object_id, detail = audit
+                object_id = str(row.id) if object_id is None else object_id
+                self._audit(session, actor, action, object_type, object_id, detail)
+            return row.id
 
     # ----------------------------------------------------------------- audit
 
