@@ -129,13 +129,19 @@ if old then
 end
 """
 
-# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner, snapshot, phones...
-_SAVE_CALL = (
+# Stops (0) when the call (ARGV[1]) is held by another owner than ARGV[2]; ``current`` is its
+# owner, if any. Then unindexes its stored snapshot's listeners.
+_OWNED_AND_UNINDEXED = (
     """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and current ~= ARGV[2] then return 0 end
 """
     + _UNINDEX
+)
+
+# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner, snapshot, phones...
+_SAVE_CALL = (
+    _OWNED_AND_UNINDEXED
     + """
 redis.call('SET', KEYS[2], ARGV[3])
 for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], ARGV[1]) end
@@ -159,11 +165,7 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}
 
 # KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner
 _DROP_CALL = (
-    """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and current ~= ARGV[2] then return 0 end
-"""
-    + _UNINDEX
+    _OWNED_AND_UNINDEXED
     + """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
