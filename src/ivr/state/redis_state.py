@@ -244,6 +244,16 @@ def _presence(raw: str) -> tuple[Presence, datetime]:
     return Presence(presence), datetime.fromisoformat(since)
 
 
+def _snapshot(owner: str | None, raw: str | None) -> CallSnapshot | None:
+    """A stored snapshot with its owner as the call index says, if there is one."""
+    if not raw:
+        return None
+    snapshot = CallSnapshot.from_json(raw)
+    if owner:
+        snapshot.owner = owner
+    return snapshot
+
+
 def _ms(value: float) -> int:
     return max(int(value * 1000), 1)
 
@@ -448,12 +458,7 @@ class RedisLiveState:
         owner, raw = await self._run(
             self._load_call, [self._k("calls"), self._k("call", call_id)], [call_id]
         )
-        if not raw:
-            return None
-        snapshot = CallSnapshot.from_json(raw)
-        if owner:
-            snapshot.owner = owner
-        return snapshot
+        return _snapshot(owner, raw)
 
     async def listener_call(self, number: str) -> CallSnapshot | None:
         # The snapshot key is built in the script from the id it reads (one round trip);
@@ -466,12 +471,7 @@ class RedisLiveState:
         if not found:
             return None
         owner, raw = found
-        if not raw:
-            return None
-        snapshot = CallSnapshot.from_json(raw)
-        if owner:
-            snapshot.owner = owner
-        return snapshot
+        return _snapshot(owner, raw)
 
     async def call_owner(self, call_id: str) -> str | None:
         return cast(str | None, await self._r.hget(self._k("calls"), call_id))
