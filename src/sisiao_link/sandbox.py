@@ -33,7 +33,6 @@ from sisiao_link.port import (
     Clock,
     Demande,
     DemandeStatus,
-    ElementLot,
     JetonAcces,
     LotDemandesUrgence,
     Menage,
@@ -340,7 +339,7 @@ def _add_demande_routes(app: FastAPI, store: SandboxStore, protected: list[Any])
     async def create_demandes_urgence_lot(
         body: LotDemandesUrgence, espace: RealmHeader = Espace.PRODUCTION
     ) -> ResultatLot:
-        return ResultatLot(resultats=[_create_element(store, espace, e) for e in body.demandes])
+        return _create_lot(store, espace, body)
 
     @app.get(
         "/v1/demandes/{demande_id}/statut",
@@ -355,20 +354,28 @@ def _add_demande_routes(app: FastAPI, store: SandboxStore, protected: list[Any])
         return _found(status, "Demande introuvable", f"Demande {demande_id} introuvable.")
 
 
-def _create_element(store: SandboxStore, espace: Espace, element: ElementLot) -> ResultatElementLot:
-    """One element of a lot, created as by ``POST /v1/demandes-urgence``."""
-    key = element.cle_idempotence
-    try:
-        created = store.create_demande(espace, element.demande, element.utilisateur, key)
-    except ProblemError as exc:
-        return ResultatElementLot(
-            cle_idempotence=key, statut=exc.problem.status, probleme=exc.problem
-        )
-    return ResultatElementLot(
-        cle_idempotence=key,
-        statut=200 if created.replayed else 201,
-        demande=created.demande,
-    )
+def _create_lot(store: SandboxStore, espace: Espace, lot: LotDemandesUrgence) -> ResultatLot:
+    """Each element of a lot created as by ``POST /v1/demandes-urgence``, in order."""
+    resultats = []
+    for element in lot.demandes:
+        key = element.cle_idempotence
+        try:
+            created = store.create_demande(espace, element.demande, element.utilisateur, key)
+        except ProblemError as exc:
+            resultats.append(
+                ResultatElementLot(
+                    cle_idempotence=key, statut=exc.problem.status, probleme=exc.problem
+                )
+            )
+        else:
+            resultats.append(
+                ResultatElementLot(
+                    cle_idempotence=key,
+                    statut=200 if created.replayed else 201,
+                    demande=created.demande,
+                )
+            )
+    return ResultatLot(resultats=resultats)
 
 
 def _add_sandbox_routes(app: FastAPI, store: SandboxStore, outage: _Outage) -> None:
