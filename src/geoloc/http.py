@@ -46,32 +46,79 @@ def _signature_status(error: AmlSignatureError) -> int:
     return 401 if error.missing else 403
 
 
-def build_router(
-    locator: Locator,
-    positions: RecentPositions,
-    hmac_key: bytes | None,
-    clock: Callable[[], datetime],
-) -> APIRouter:
-    """Routes for AML reception; mount them in the composition root."""
-    router = APIRouter(tags=["aml"])
-
-    async def read_body(request: Request) -> bytes | None:
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > MAX_HTTPS_BODY:
+async def _read_body(request: Request) -> bytes | None:
+    """The request's body, or ``None`` when it is over ``MAX_HTTPS_BODY``."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_HTTPS_BODY:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_HTTPS_BODY:
             return None
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > MAX_HTTPS_BODY:
-                return None
-            chunks.append(chunk)
-        return b"".join(chunks)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
-    async def accept(report: AmlReport, caller: str, request: Request, route: str) -> JSONResponse:
-        now = clock()
+
+def _sms_report(body: bytes) -> AmlReport:
+    """The AML report of a gateway's SMS envelope, its caller the sender (or ``AmlError``)."""
+    envelope = parse_json_object(body, MAX_HTTPS_BODY)
+    sender = envelope.get("sender")
+    text = envelope.get("text")
+    if not isinstance(sender, str) or len(sender) > 32:
+        raise AmlError("Champ « sender » : numéro de l'expéditeur attendu.")
+    caller = normalise_number(sender)
+    if caller is None:
+        raise AmlError("Champ « sender » : numéro de l'expéditeur invalide.")
+    if not isinstance(text, str):
+        raise AmlError("Champ « text » : texte du SMS AML attendu.")
+    return replace(parse_aml_sms(text), caller=caller)
+
+
+class _Receiver:
+    """What both AML routes do: check the body and its signature, then store and locate."""
+
+    def __init__(
+        self,
+        locator: Locator,
+        positions: RecentPositions,
+        hmac_key: bytes | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.locator = locator
+        self.positions = positions
+        self.hmac_key = hmac_key
+        self.clock = clock
+
+    async def receive(
+        self, request: Request, route: str, parse: Callable[[bytes], AmlReport]
+    ) -> JSONResponse:
+        """A signed body, parsed by ``parse`` into a report that names its caller."""
+        if not self.hmac_key:
+            return _refuse(
+                403, "Réception AML désactivée : aucune clé HMAC configurée.", request, route
+            )
+        body = await _read_body(request)
+        if body is None:
+            return _refuse(413, "Message trop volumineux.", request, route)
+        try:
+            verify_signature(body, request.headers.get(SIGNATURE_HEADER), self.hmac_key)
+        except AmlSignatureError as error:
+            return _refuse(_signature_status(error), str(error), request, route)
+        try:
+            report = parse(body)
+        except AmlError as error:
+            return _refuse(422, str(error), request, route)
+        assert report.caller is not None
+        return await self.accept(report, report.caller, request, route)
+
+    async def accept(
+        self, report: AmlReport, caller: str, request: Request, route: str
+    ) -> JSONResponse:
+        now = self.clock()
         age = now - report.at
-        if age > positions.window:
+        if age > self.positions.window:
             return _refuse(
                 422,
                 f"Position trop ancienne ({int(age.total_seconds() // 60)} min) : ignorée.",
@@ -80,8 +127,8 @@ def build_router(
             )
         if -age > FUTURE_TOLERANCE:
             return _refuse(422, "Horodatage de la position dans le futur.", request, route)
-        stored = positions.attach(caller, report)
-        answer = await run_in_threadpool(locator.from_aml_report, report, now)
+        stored = self.positions.attach(caller, report)
+        answer = await run_in_threadpool(self.locator.from_aml_report, report, now)
         logger.info(
             "AML reçu sur %s : %s, département %s (%s)",
             route,
@@ -94,57 +141,25 @@ def build_router(
             content={"accepted": True, "stored": stored, "caller": caller, **answer.as_dict()},
         )
 
+
+def build_router(
+    locator: Locator,
+    positions: RecentPositions,
+    hmac_key: bytes | None,
+    clock: Callable[[], datetime],
+) -> APIRouter:
+    """Routes for AML reception; mount them in the composition root."""
+    router = APIRouter(tags=["aml"])
+    receiver = _Receiver(locator, positions, hmac_key, clock)
+
     @router.post("/aml", status_code=202)
     async def receive_aml(request: Request) -> JSONResponse:
         """HTTPS form: a signed JSON object (docs/geoloc.md)."""
-        route = "/aml"
-        if not hmac_key:
-            return _refuse(
-                403, "Réception AML désactivée : aucune clé HMAC configurée.", request, route
-            )
-        body = await read_body(request)
-        if body is None:
-            return _refuse(413, "Message trop volumineux.", request, route)
-        try:
-            verify_signature(body, request.headers.get(SIGNATURE_HEADER), hmac_key)
-        except AmlSignatureError as error:
-            return _refuse(_signature_status(error), str(error), request, route)
-        try:
-            report = parse_aml_json(body)
-        except AmlError as error:
-            return _refuse(422, str(error), request, route)
-        assert report.caller is not None
-        return await accept(report, report.caller, request, route)
+        return await receiver.receive(request, "/aml", parse_aml_json)
 
     @router.post("/aml/sms", status_code=202)
     async def receive_aml_sms(request: Request) -> JSONResponse:
         """SMS form relayed by an operator gateway: ``{"sender": "+33…", "text": "A\\"ML=1;…"}``."""
-        route = "/aml/sms"
-        if not hmac_key:
-            return _refuse(
-                403, "Réception AML désactivée : aucune clé HMAC configurée.", request, route
-            )
-        body = await read_body(request)
-        if body is None:
-            return _refuse(413, "Message trop volumineux.", request, route)
-        try:
-            verify_signature(body, request.headers.get(SIGNATURE_HEADER), hmac_key)
-        except AmlSignatureError as error:
-            return _refuse(_signature_status(error), str(error), request, route)
-        try:
-            envelope = parse_json_object(body, MAX_HTTPS_BODY)
-            sender = envelope.get("sender")
-            text = envelope.get("text")
-            if not isinstance(sender, str) or len(sender) > 32:
-                raise AmlError("Champ « sender » : numéro de l'expéditeur attendu.")
-            caller = normalise_number(sender)
-            if caller is None:
-                raise AmlError("Champ « sender » : numéro de l'expéditeur invalide.")
-            if not isinstance(text, str):
-                raise AmlError("Champ « text » : texte du SMS AML attendu.")
-            report = replace(parse_aml_sms(text), caller=caller)
-        except AmlError as error:
-            return _refuse(422, str(error), request, route)
-        return await accept(report, caller, request, route)
+        return await receiver.receive(request, "/aml/sms", _sms_report)
 
     return router

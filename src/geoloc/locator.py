@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from geoloc.aml import AmlReport, parse_aml_sms
-from geoloc.index import GeoIndex
+from geoloc.index import Commune, GeoIndex
 from geoloc.model import (
     SOURCE_LABELS,
     Confidence,
@@ -21,6 +21,8 @@ from geoloc.model import (
     LocationDecision,
     LocationSource,
     Position,
+    departement_only,
+    no_departement,
 )
 from geoloc.numbers import normalise_number, resolve_caller_number
 from geoloc.postcodes import describe, resolve_departement_answer, resolve_postcode
@@ -89,87 +91,64 @@ class Locator:
     ) -> LocationAnswer:
         """Département and commune of a WGS84 position (point in polygon, else nearest)."""
         position = Position(lat=lat, lon=lon, accuracy_m=accuracy_m, at=at)
-        valid = (
-            math.isfinite(lat)
-            and math.isfinite(lon)
-            and -90 <= lat <= 90
-            and -180 <= lon <= 180
-            and (accuracy_m is None or (math.isfinite(accuracy_m) and accuracy_m >= 0))
-        )
-        if not valid:
-            return LocationAnswer(
-                departement=None,
-                commune=None,
-                commune_name=None,
-                source=source,
-                confidence=Confidence.NONE,
-                accuracy_m=None,
-                detail="Position invalide (latitude −90 à 90, longitude −180 à 180).",
+        if not _valid_position(lat, lon, accuracy_m):
+            return no_departement(
+                source,
+                "Position invalide (latitude −90 à 90, longitude −180 à 180).",
                 position=position,
             )
         commune = self.index.commune_at(lat, lon)
         if commune is not None:
-            touched: tuple[str, ...] = ()
-            if accuracy_m:
-                touched = self.index.departements_near(lat, lon, accuracy_m)
-            where = f"{commune.name}, {describe(self.index, commune.departement)}"
-            if len(touched) > 1:
-                others = ", ".join(c for c in touched if c != commune.departement)
-                return LocationAnswer(
-                    departement=commune.departement,
-                    commune=commune.code,
-                    commune_name=commune.name,
-                    source=source,
-                    confidence=Confidence.MEDIUM,
-                    accuracy_m=accuracy_m,
-                    candidates=touched,
-                    detail=(
-                        f"{where}. Le cercle de précision ({distance_text(accuracy_m or 0)}) "
-                        f"déborde sur : {others}."
-                    ),
-                    position=position,
-                )
-            return LocationAnswer(
-                departement=commune.departement,
-                commune=commune.code,
-                commune_name=commune.name,
-                source=source,
-                confidence=Confidence.HIGH,
-                accuracy_m=accuracy_m,
-                detail=f"{where}.",
-                position=position,
-            )
+            return self._in_commune(commune, position, source)
         nearest = self.index.nearest_commune(lat, lon, self.nearest_max_m)
         if nearest is not None:
             near, distance = nearest
-            return LocationAnswer(
-                departement=near.departement,
-                commune=near.code,
-                commune_name=near.name,
-                source=source,
-                confidence=Confidence.MEDIUM,
-                accuracy_m=accuracy_m,
-                nearest=True,
-                detail=(
+            return _commune_answer(
+                near,
+                position,
+                source,
+                Confidence.MEDIUM,
+                (
                     f"Position hors des communes (en mer ou à l'étranger) : commune la plus "
                     f"proche {near.name}, {describe(self.index, near.departement)}, "
                     f"à {distance_text(distance)}."
                 ),
-                position=position,
+                nearest=True,
             )
-        return LocationAnswer(
-            departement=None,
-            commune=None,
-            commune_name=None,
-            source=source,
-            confidence=Confidence.NONE,
-            accuracy_m=accuracy_m,
-            detail=(
+        return no_departement(
+            source,
+            (
                 "Aucune commune française à moins de "
                 f"{distance_text(self.nearest_max_m)} : position en mer ou à l'étranger."
             ),
+            accuracy_m=accuracy_m,
             position=position,
         )
+
+    def _in_commune(
+        self, commune: Commune, position: Position, source: LocationSource
+    ) -> LocationAnswer:
+        """A position inside ``commune``: less sure when its accuracy circle spills over into
+        other départements."""
+        accuracy_m = position.accuracy_m
+        touched: tuple[str, ...] = ()
+        if accuracy_m:
+            touched = self.index.departements_near(position.lat, position.lon, accuracy_m)
+        where = f"{commune.name}, {describe(self.index, commune.departement)}"
+        if len(touched) > 1:
+            others = ", ".join(c for c in touched if c != commune.departement)
+            return _commune_answer(
+                commune,
+                position,
+                source,
+                Confidence.MEDIUM,
+                (
+                    f"{where}. Le cercle de précision ({distance_text(accuracy_m or 0)}) "
+                    f"déborde sur : {others}."
+                ),
+                candidates=touched,
+            )
+        return _commune_answer(commune, position, source, Confidence.HIGH, f"{where}.")
 
     def from_postcode(self, code: str) -> LocationAnswer:
         """A postal code the caller gave (shared codes and CEDEX codes included)."""
@@ -192,37 +171,25 @@ class Locator:
                 if normalise_number(number) == called:
                     departement = code
                     break
+        source = LocationSource.NETWORK
         if departement is None:
-            return LocationAnswer(
-                departement=None,
-                commune=None,
-                commune_name=None,
-                source=LocationSource.NETWORK,
-                confidence=Confidence.NONE,
-                detail=f"Numéro appelé {called[:24]} rattaché à aucun département.",
+            return no_departement(
+                source, f"Numéro appelé {called[:24]} rattaché à aucun département."
             )
         found = self.index.departement(departement)
         if found is None or not found.served:
-            return LocationAnswer(
-                departement=None,
-                commune=None,
-                commune_name=None,
-                source=LocationSource.NETWORK,
-                confidence=Confidence.NONE,
-                detail=(
+            return no_departement(
+                source,
+                (
                     f"Configuration : le numéro {called} est rattaché à « {departement[:8]} », "
                     "qui n'est pas un des 101 départements."
                 ),
             )
-        return LocationAnswer(
-            departement=departement,
-            commune=None,
-            commune_name=None,
-            source=LocationSource.NETWORK,
-            confidence=Confidence.HIGH,
-            detail=(
-                f"Appel reçu sur le numéro {called}, celui de {describe(self.index, departement)}."
-            ),
+        return departement_only(
+            source,
+            departement,
+            Confidence.HIGH,
+            f"Appel reçu sur le numéro {called}, celui de {describe(self.index, departement)}.",
         )
 
     def from_aml_report(self, report: AmlReport, now: datetime) -> LocationAnswer:
@@ -267,6 +234,40 @@ class Locator:
     def combine(self, answers: Sequence[LocationAnswer]) -> LocationDecision:
         """Choose a département from several answers; say whether to ask the caller."""
         return combine(answers)
+
+
+def _valid_position(lat: float, lon: float, accuracy_m: float | None) -> bool:
+    return (
+        math.isfinite(lat)
+        and math.isfinite(lon)
+        and -90 <= lat <= 90
+        and -180 <= lon <= 180
+        and (accuracy_m is None or (math.isfinite(accuracy_m) and accuracy_m >= 0))
+    )
+
+
+def _commune_answer(
+    commune: Commune,
+    position: Position,
+    source: LocationSource,
+    confidence: Confidence,
+    detail: str,
+    *,
+    nearest: bool = False,
+    candidates: tuple[str, ...] = (),
+) -> LocationAnswer:
+    return LocationAnswer(
+        departement=commune.departement,
+        commune=commune.code,
+        commune_name=commune.name,
+        source=source,
+        confidence=confidence,
+        accuracy_m=position.accuracy_m,
+        nearest=nearest,
+        candidates=candidates,
+        detail=detail,
+        position=position,
+    )
 
 
 def _rank(answer: LocationAnswer) -> tuple[int, int]:

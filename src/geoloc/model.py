@@ -102,6 +102,44 @@ class LocationAnswer:
         }
 
 
+def no_departement(
+    source: LocationSource,
+    detail: str,
+    *,
+    confidence: Confidence = Confidence.NONE,
+    candidates: tuple[str, ...] = (),
+    accuracy_m: float | None = None,
+    position: Position | None = None,
+) -> LocationAnswer:
+    """An answer that names no département: nothing found (``Confidence.NONE``), or a
+    hesitation between ``candidates``."""
+    return LocationAnswer(
+        departement=None,
+        commune=None,
+        commune_name=None,
+        source=source,
+        confidence=confidence,
+        accuracy_m=accuracy_m,
+        candidates=candidates,
+        detail=detail,
+        position=position,
+    )
+
+
+def departement_only(
+    source: LocationSource, departement: str, confidence: Confidence, detail: str
+) -> LocationAnswer:
+    """An answer that names a département but no commune."""
+    return LocationAnswer(
+        departement=departement,
+        commune=None,
+        commune_name=None,
+        source=source,
+        confidence=confidence,
+        detail=detail,
+    )
+
+
 @dataclass(frozen=True)
 class LocationDecision:
     """The outcome of combining answers (see ``docs/geoloc.md``, "Combining sources")."""

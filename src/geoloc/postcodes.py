@@ -17,7 +17,13 @@ from __future__ import annotations
 import re
 
 from geoloc.index import Departement, GeoIndex
-from geoloc.model import Confidence, LocationAnswer, LocationSource
+from geoloc.model import (
+    Confidence,
+    LocationAnswer,
+    LocationSource,
+    departement_only,
+    no_departement,
+)
 
 _POSTCODE = re.compile(r"\d{5}")
 _CORSICA_SOUTH = ("200", "201")
@@ -41,17 +47,6 @@ def _join(parts: list[str]) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " et " + parts[-1]
 
 
-def _none(source: LocationSource, detail: str) -> LocationAnswer:
-    return LocationAnswer(
-        departement=None,
-        commune=None,
-        commune_name=None,
-        source=source,
-        confidence=Confidence.NONE,
-        detail=detail,
-    )
-
-
 def _clean(text: str) -> str:
     return "".join(text.split()).rstrip("#").upper()
 
@@ -61,30 +56,29 @@ def resolve_postcode(index: GeoIndex, text: str) -> LocationAnswer:
     source = LocationSource.IVR_POSTCODE
     code = _clean(text)
     if not _POSTCODE.fullmatch(code):
-        return _none(source, f"Code postal invalide « {text.strip()[:20]} » : 5 chiffres attendus.")
+        return no_departement(
+            source, f"Code postal invalide « {text.strip()[:20]} » : 5 chiffres attendus."
+        )
     communes = index.communes_for_postcode(code)
     if communes:
         codes = sorted({c.departement for c in communes})
         places = [index.departement(c) for c in codes]
         if not any(p is not None and p.served for p in places):
             name = _join([p.name for p in places if p is not None] or codes)
-            return _none(
+            return no_departement(
                 source,
                 f"Code postal {code} : {name}, collectivité d'outre-mer hors des 101 départements.",
             )
         if len(codes) > 1:
-            return LocationAnswer(
-                departement=None,
-                commune=None,
-                commune_name=None,
-                source=source,
-                confidence=Confidence.LOW,
-                candidates=tuple(codes),
-                detail=(
+            return no_departement(
+                source,
+                (
                     f"Code postal {code} partagé entre "
                     f"{_join([describe(index, c) for c in codes])} : "
                     "demander la commune ou le département."
                 ),
+                confidence=Confidence.LOW,
+                candidates=tuple(codes),
             )
         departement = codes[0]
         if len(communes) == 1:
@@ -97,13 +91,11 @@ def resolve_postcode(index: GeoIndex, text: str) -> LocationAnswer:
                 confidence=Confidence.HIGH,
                 detail=f"Code postal {code} : {commune.name}, {describe(index, departement)}.",
             )
-        return LocationAnswer(
-            departement=departement,
-            commune=None,
-            commune_name=None,
-            source=source,
-            confidence=Confidence.HIGH,
-            detail=(
+        return departement_only(
+            source,
+            departement,
+            Confidence.HIGH,
+            (
                 f"Code postal {code} : {len(communes)} communes, "
                 f"toutes dans le département {describe(index, departement)}."
             ),
@@ -120,14 +112,11 @@ def _by_prefix(index: GeoIndex, code: str) -> LocationAnswer:
         elif code[:3] in _CORSICA_NORTH:
             departement = "2B"
         else:
-            return LocationAnswer(
-                departement=None,
-                commune=None,
-                commune_name=None,
-                source=source,
+            return no_departement(
+                source,
+                f"{unknown} : Corse, sans savoir si 2A ou 2B ; demander le département.",
                 confidence=Confidence.LOW,
                 candidates=("2A", "2B"),
-                detail=f"{unknown} : Corse, sans savoir si 2A ou 2B ; demander le département.",
             )
         return _prefix_answer(index, code, departement)
     if code.startswith("97"):
@@ -137,29 +126,31 @@ def _by_prefix(index: GeoIndex, code: str) -> LocationAnswer:
             return _prefix_answer(index, code, prefix)
         if prefix in _OVERSEAS_COLLECTIVITIES:
             name = _OVERSEAS_COLLECTIVITIES[prefix]
-            return _none(source, f"Code postal {code} : {name}, hors des 101 départements.")
-        return _none(source, f"{unknown}.")
+            return no_departement(
+                source, f"Code postal {code} : {name}, hors des 101 départements."
+            )
+        return no_departement(source, f"{unknown}.")
     if code.startswith("98"):
         if code.startswith("980"):
-            return _none(source, f"Code postal {code} : Monaco, hors de France.")
+            return no_departement(source, f"Code postal {code} : Monaco, hors de France.")
         collectivity = _OVERSEAS_COLLECTIVITIES.get(code[:3])
         if collectivity:
-            return _none(source, f"Code postal {code} : {collectivity}, hors des 101 départements.")
-        return _none(source, f"{unknown}.")
+            return no_departement(
+                source, f"Code postal {code} : {collectivity}, hors des 101 départements."
+            )
+        return no_departement(source, f"{unknown}.")
     found = index.departement(code[:2])
     if found is None or not found.served:
-        return _none(source, f"{unknown}.")
+        return no_departement(source, f"{unknown}.")
     return _prefix_answer(index, code, code[:2])
 
 
 def _prefix_answer(index: GeoIndex, code: str, departement: str) -> LocationAnswer:
-    return LocationAnswer(
-        departement=departement,
-        commune=None,
-        commune_name=None,
-        source=LocationSource.IVR_POSTCODE,
-        confidence=Confidence.MEDIUM,
-        detail=(
+    return departement_only(
+        LocationSource.IVR_POSTCODE,
+        departement,
+        Confidence.MEDIUM,
+        (
             f"Code postal {code} absent de la table de La Poste (code CEDEX ou récent) : "
             f"{describe(index, departement)} d'après son préfixe."
         ),
@@ -177,28 +168,23 @@ def resolve_departement_answer(index: GeoIndex, text: str) -> LocationAnswer:
     if re.fullmatch(r"\d", code):
         code = "0" + code
     if code == "20":
-        return LocationAnswer(
-            departement=None,
-            commune=None,
-            commune_name=None,
-            source=source,
+        return no_departement(
+            source,
+            "« 20 » désigne la Corse : demander Corse-du-Sud (2A) ou Haute-Corse (2B).",
             confidence=Confidence.LOW,
             candidates=("2A", "2B"),
-            detail="« 20 » désigne la Corse : demander Corse-du-Sud (2A) ou Haute-Corse (2B).",
         )
     found: Departement | None = index.departement(code) if code else None
     if found is None:
         shown = text.strip()[:20]
-        return _none(source, f"Code de département inconnu « {shown} ».")
+        return no_departement(source, f"Code de département inconnu « {shown} ».")
     if not found.served:
-        return _none(
+        return no_departement(
             source, f"{found.name} ({code}) : collectivité d'outre-mer hors des 101 départements."
         )
-    return LocationAnswer(
-        departement=code,
-        commune=None,
-        commune_name=None,
-        source=source,
-        confidence=Confidence.HIGH,
-        detail=f"Département donné par l'appelant : {describe(index, code)}.",
+    return departement_only(
+        source,
+        code,
+        Confidence.HIGH,
+        f"Département donné par l'appelant : {describe(index, code)}.",
     )

@@ -47,6 +47,38 @@ def _vertex_keys(xy: IntArray) -> IntArray:
 
 def encode(geometries: Sequence[object], scale: float = 1e5) -> Topology:
     """Encode polygons or multipolygons (a coverage, ideally) into shared arcs."""
+    rings, polygon_off, geometry_off = _quantised_rings(geometries, scale)
+    keys = [_vertex_keys(ring) for ring in rings]
+    signature = _edge_signatures(keys)
+    arcs = _Arcs()
+    ring_arcs: list[int] = []
+    ring_offsets = [0]
+    position = 0
+    for ring, k in zip(rings, keys, strict=True):
+        n = len(ring)
+        sig = signature[position : position + n]
+        position += n
+        if n:
+            ring_arcs.extend(arcs.refer(ring, k, sig))
+        ring_offsets.append(len(ring_arcs))
+
+    lengths = np.array([len(c) for c in arcs.chunks], dtype=np.int64)
+    return Topology(
+        arc_xy=np.vstack(arcs.chunks) if arcs.chunks else np.zeros((0, 2), dtype=np.int64),
+        arc_offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        ring_arcs=np.array(ring_arcs, dtype=np.int64),
+        ring_offsets=np.array(ring_offsets, dtype=np.int64),
+        polygon_offsets=np.asarray(polygon_off, dtype=np.int64),
+        geometry_offsets=np.asarray(geometry_off, dtype=np.int64),
+        scale=scale,
+    )
+
+
+def _quantised_rings(
+    geometries: Sequence[object], scale: float
+) -> tuple[list[IntArray], object, object]:
+    """Every ring as integer vertices, open (no closing vertex) and with no repeated vertex;
+    and shapely's polygon and geometry offsets."""
     multi = np.array(
         [
             g if shapely.get_type_id(g) == _MULTIPOLYGON else shapely.multipolygons([g])
@@ -67,10 +99,15 @@ def encode(geometries: Sequence[object], scale: float = 1e5) -> Topology:
             if len(ring) > 1 and np.array_equal(ring[0], ring[-1]):
                 ring = ring[:-1]
         rings.append(ring)
+    return rings, polygon_off, geometry_off
 
-    # Owners of every undirected edge: an edge's signature is the same seen from each ring
-    # that uses it, so every ring sharing a border cuts it at the same vertices.
-    keys = [_vertex_keys(ring) for ring in rings]
+
+def _edge_signatures(keys: list[IntArray]) -> IntArray:
+    """Owners of every undirected edge, as one number per edge of every ring (concatenated).
+
+    An edge's signature is the same seen from each ring that uses it, so every ring sharing
+    a border cuts it at the same vertices.
+    """
     lo_parts = []
     hi_parts = []
     owner_parts = []
@@ -95,19 +132,19 @@ def encode(geometries: Sequence[object], scale: float = 1e5) -> Topology:
     signature_sorted = (g_min * 1_000_003 + g_max) * 7 + np.minimum(g_count, 6)
     signature = np.empty(len(order), dtype=np.int64)
     signature[order] = signature_sorted[group]
+    return signature
 
-    arc_index: dict[bytes, int] = {}
-    arc_chunks: list[IntArray] = []
-    ring_arcs: list[int] = []
-    ring_offsets = [0]
-    position = 0
-    for ring, k in zip(rings, keys, strict=True):
+
+class _Arcs:
+    """The arcs stored so far, each once, in a canonical direction."""
+
+    def __init__(self) -> None:
+        self.index: dict[bytes, int] = {}
+        self.chunks: list[IntArray] = []
+
+    def refer(self, ring: IntArray, k: IntArray, sig: IntArray) -> list[int]:
+        """The arc references of a (non-empty) ring, cut where its edges' owners change."""
         n = len(ring)
-        sig = signature[position : position + n]
-        position += n
-        if n == 0:
-            ring_offsets.append(len(ring_arcs))
-            continue
         cuts = np.flatnonzero(sig != np.roll(sig, 1))
         pieces: list[IntArray] = []
         if len(cuts) == 0:
@@ -120,39 +157,29 @@ def encode(geometries: Sequence[object], scale: float = 1e5) -> Topology:
             closed = np.vstack([rotated, rotated[:1]])
             for a, b in itertools.pairwise(local):
                 pieces.append(closed[a : b + 1])
-        for piece in pieces:
-            forward = np.ascontiguousarray(piece).tobytes()
-            backward = np.ascontiguousarray(piece[::-1]).tobytes()
-            if len(cuts) == 0:
-                # A closed arc: canonical start is the smallest vertex, both directions tried.
-                backward = np.ascontiguousarray(
-                    np.vstack([piece[:1], piece[-2:0:-1], piece[:1]])
-                ).tobytes()
-            if forward <= backward:
-                canonical, reverse = forward, False
-            else:
-                canonical, reverse = backward, True
-            arc_id = arc_index.get(canonical)
-            if arc_id is None:
-                arc_id = len(arc_chunks)
-                arc_index[canonical] = arc_id
-                stored = piece if not reverse else piece[::-1]
-                if len(cuts) == 0 and reverse:
-                    stored = np.vstack([piece[:1], piece[-2:0:-1], piece[:1]])
-                arc_chunks.append(np.ascontiguousarray(stored))
-            ring_arcs.append(~arc_id if reverse else arc_id)
-        ring_offsets.append(len(ring_arcs))
+        return [self._refer_piece(piece, closed_arc=len(cuts) == 0) for piece in pieces]
 
-    lengths = np.array([len(c) for c in arc_chunks], dtype=np.int64)
-    return Topology(
-        arc_xy=np.vstack(arc_chunks) if arc_chunks else np.zeros((0, 2), dtype=np.int64),
-        arc_offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
-        ring_arcs=np.array(ring_arcs, dtype=np.int64),
-        ring_offsets=np.array(ring_offsets, dtype=np.int64),
-        polygon_offsets=np.asarray(polygon_off, dtype=np.int64),
-        geometry_offsets=np.asarray(geometry_off, dtype=np.int64),
-        scale=scale,
-    )
+    def _refer_piece(self, piece: IntArray, *, closed_arc: bool) -> int:
+        forward = np.ascontiguousarray(piece).tobytes()
+        backward = np.ascontiguousarray(piece[::-1]).tobytes()
+        if closed_arc:
+            # A closed arc: canonical start is the smallest vertex, both directions tried.
+            backward = np.ascontiguousarray(
+                np.vstack([piece[:1], piece[-2:0:-1], piece[:1]])
+            ).tobytes()
+        if forward <= backward:
+            canonical, reverse = forward, False
+        else:
+            canonical, reverse = backward, True
+        arc_id = self.index.get(canonical)
+        if arc_id is None:
+            arc_id = len(self.chunks)
+            self.index[canonical] = arc_id
+            stored = piece if not reverse else piece[::-1]
+            if closed_arc and reverse:
+                stored = np.vstack([piece[:1], piece[-2:0:-1], piece[:1]])
+            self.chunks.append(np.ascontiguousarray(stored))
+        return ~arc_id if reverse else arc_id
 
 
 def ring_coordinates(topology: Topology) -> tuple[FloatArray, IntArray]:

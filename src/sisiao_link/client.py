@@ -121,14 +121,7 @@ class HttpSiSiaoClient:
         return await self._search(params, realm=None, retry=True, gate=True)
 
     async def get_menage(self, menage_id: str) -> Menage | None:
-        def parse(response: httpx.Response) -> Menage | None:
-            if response.status_code == 404:
-                return None
-            return _parse(Menage, response)
-
-        return await self._call(
-            "GET", f"/v1/menages/{menage_id}", parse, retry=True, gate=True, not_found_ok=True
-        )
+        return await self._read(f"/v1/menages/{menage_id}", Menage)
 
     async def create_demande_urgence(
         self, demande: NouvelleDemandeUrgence, utilisateur: str, idempotency_key: str
@@ -155,19 +148,7 @@ class HttpSiSiaoClient:
         )
 
     async def get_demande_status(self, demande_id: str) -> DemandeStatus | None:
-        def parse(response: httpx.Response) -> DemandeStatus | None:
-            if response.status_code == 404:
-                return None
-            return _parse(DemandeStatus, response)
-
-        return await self._call(
-            "GET",
-            f"/v1/demandes/{demande_id}/statut",
-            parse,
-            retry=True,
-            gate=True,
-            not_found_ok=True,
-        )
+        return await self._read(f"/v1/demandes/{demande_id}/statut", DemandeStatus)
 
     async def check_vital_functions(self) -> VitalFunctionsReport:
         """One honest attempt at each function in the test realm: no retry, breaker bypassed."""
@@ -197,6 +178,16 @@ class HttpSiSiaoClient:
         return await self._call(
             "GET", "/v1/personnes", parse, params=params, realm=realm, retry=retry, gate=gate
         )
+
+    async def _read(self, path: str, model: type[M]) -> M | None:
+        """One object read by ``GET path``; ``None`` when SI SIAO does not know it (404)."""
+
+        def parse(response: httpx.Response) -> M | None:
+            if response.status_code == 404:
+                return None
+            return _parse(model, response)
+
+        return await self._call("GET", path, parse, retry=True, gate=True, not_found_ok=True)
 
     async def _create(
         self,

@@ -146,18 +146,15 @@ class VitalFunctionsMonitor:
         since = self._failing_since.astimezone(self._tz)
         await self._alert(
             incident,
-            IncidentAlert(
-                kind=AlertKind.INCIDENT_OUVERT,
-                incident_id=incident.id,
-                failing_since=self._failing_since,
-                at=now,
-                subject=f"[SI SIAO] Incident : {summary}",
-                body=(
-                    f"Les fonctions vitales de SI SIAO sont en échec depuis le "
-                    f"{since:%d/%m/%Y à %H:%M} ({since.tzname()}).\n"
-                    f"{_details(report)}\n"
-                    f"Incident n° {incident.id} ouvert par la sonde du service 115."
-                ),
+            AlertKind.INCIDENT_OUVERT,
+            self._failing_since,
+            now,
+            f"[SI SIAO] Incident : {summary}",
+            (
+                f"Les fonctions vitales de SI SIAO sont en échec depuis le "
+                f"{since:%d/%m/%Y à %H:%M} ({since.tzname()}).\n"
+                f"{_details(report)}\n"
+                f"Incident n° {incident.id} ouvert par la sonde du service 115."
             ),
         )
 
@@ -178,40 +175,47 @@ class VitalFunctionsMonitor:
         )
         await self._alert(
             incident,
-            IncidentAlert(
-                kind=AlertKind.INCIDENT_CLOS,
-                incident_id=incident.id,
-                failing_since=incident.failing_since,
-                at=now,
-                subject=f"[SI SIAO] Rétablissement après {duration}",
-                body=(
-                    "La recherche de personne et la création de demande fonctionnent de nouveau. "
-                    f"Incident n° {incident.id} clos."
-                ),
+            AlertKind.INCIDENT_CLOS,
+            incident.failing_since,
+            now,
+            f"[SI SIAO] Rétablissement après {duration}",
+            (
+                "La recherche de personne et la création de demande fonctionnent de nouveau. "
+                f"Incident n° {incident.id} clos."
             ),
         )
 
-    async def _alert(self, incident: Incident, alert: IncidentAlert) -> None:
+    async def _alert(
+        self,
+        incident: Incident,
+        kind: AlertKind,
+        failing_since: datetime,
+        at: datetime,
+        subject: str,
+        body: str,
+    ) -> None:
+        """Send the alert about ``incident`` to every alerter; log each sending in it."""
+        alert = IncidentAlert(
+            kind=kind,
+            incident_id=incident.id,
+            failing_since=failing_since,
+            at=at,
+            subject=subject,
+            body=body,
+        )
         events = []
         for alerter in self._alerters:
             try:
                 async with asyncio.timeout(self._alert_timeout):
                     await alerter.send(alert)
             except TimeoutError:
+                sent = IncidentEventKind.ALERTE_EN_ECHEC
                 detail = f"{alerter.name} : pas de réponse en {self._alert_timeout:g} s"
-                events.append(
-                    IncidentEvent(self._clock(), IncidentEventKind.ALERTE_EN_ECHEC, detail)
-                )
             except AlertError as exc:
-                detail = f"{alerter.name} : {exc}"
-                events.append(
-                    IncidentEvent(self._clock(), IncidentEventKind.ALERTE_EN_ECHEC, detail)
-                )
+                sent, detail = IncidentEventKind.ALERTE_EN_ECHEC, f"{alerter.name} : {exc}"
             else:
-                detail = f"{alerter.name} : {alert.subject}"
-                events.append(
-                    IncidentEvent(self._clock(), IncidentEventKind.ALERTE_ENVOYEE, detail)
-                )
+                sent, detail = IncidentEventKind.ALERTE_ENVOYEE, f"{alerter.name} : {alert.subject}"
+            events.append(IncidentEvent(self._clock(), sent, detail))
         await asyncio.to_thread(self._incidents.add_events, incident.id, events)
 
 

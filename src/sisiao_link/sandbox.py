@@ -13,7 +13,7 @@ import threading
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Form, Header, Query, Request, Response
@@ -46,6 +46,8 @@ from sisiao_link.port import (
 from sisiao_link.sandbox_store import Espace, ProblemError, SandboxStore, seed_sandbox
 
 DEFAULT_CLIENTS: Mapping[str, str] = {"ivr-115": "bac-a-sable"}
+
+T = TypeVar("T")
 
 
 # -- HTTP ----------------------------------------------------------------------------------
@@ -156,22 +158,8 @@ def create_sandbox_app(
     app.state.store = store
     app.state.engine = engine
     app.state.outage = outage
-
-    @app.exception_handler(ProblemError)
-    async def _on_problem(_: Request, exc: ProblemError) -> Response:
-        return _problem_response(exc.problem)
-
-    @app.exception_handler(RequestValidationError)
-    async def _on_invalid(_: Request, exc: RequestValidationError) -> Response:
-        details = "; ".join(_describe_error(error) for error in exc.errors())
-        return _problem_response(
-            Probleme(
-                title="Requête invalide",
-                status=422,
-                detail=f"Requête invalide : {details}.",
-                code="requete_invalide",
-            )
-        )
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_invalid)
 
     async def authenticated(
         authorization: Annotated[str | None, Depends(_oauth2)],
@@ -189,7 +177,40 @@ def create_sandbox_app(
     # The endpoints are ``async def`` and query SQLite inline: each query takes well under a
     # millisecond, and two thread-pool hops per request (dependency, then endpoint) cost more
     # than the work itself. Fine for a sandbox; SI SIAO's real latency is not ours to model.
+    _add_token_route(app, tokens)
+    _add_reading_routes(app, store, protected)
+    _add_demande_routes(app, store, protected)
+    _add_sandbox_routes(app, store, outage)
+    _document_problem_details(app)
+    return app
 
+
+async def _on_problem(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return _problem_response(exc.problem)
+
+
+async def _on_invalid(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    details = "; ".join(_describe_error(error) for error in exc.errors())
+    return _problem_response(
+        Probleme(
+            title="Requête invalide",
+            status=422,
+            detail=f"Requête invalide : {details}.",
+            code="requete_invalide",
+        )
+    )
+
+
+def _found(value: T | None, title: str, detail: str) -> T:
+    """``value``, or a 404 problem when there is none."""
+    if value is None:
+        raise ProblemError(404, title, detail)
+    return value
+
+
+def _add_token_route(app: FastAPI, tokens: _Tokens) -> None:
     @app.post(
         "/oauth/token",
         response_model=JetonAcces,
@@ -216,6 +237,8 @@ def create_sandbox_app(
             )
         return issued
 
+
+def _add_reading_routes(app: FastAPI, store: SandboxStore, protected: list[Any]) -> None:
     @app.get(
         "/v1/personnes",
         response_model=ResultatRecherchePersonnes,
@@ -253,10 +276,10 @@ def create_sandbox_app(
     )
     async def get_menage(menage_id: str, espace: RealmHeader = Espace.PRODUCTION) -> Menage:
         menage = store.menage(espace, menage_id)
-        if menage is None:
-            raise ProblemError(404, "Ménage introuvable", f"Ménage {menage_id} introuvable.")
-        return menage
+        return _found(menage, "Ménage introuvable", f"Ménage {menage_id} introuvable.")
 
+
+def _add_demande_routes(app: FastAPI, store: SandboxStore, protected: list[Any]) -> None:
     @app.post(
         "/v1/demandes-urgence",
         response_model=Demande,
@@ -316,26 +339,7 @@ def create_sandbox_app(
     async def create_demandes_urgence_lot(
         body: LotDemandesUrgence, espace: RealmHeader = Espace.PRODUCTION
     ) -> ResultatLot:
-        resultats = []
-        for element in body.demandes:
-            key = element.cle_idempotence
-            try:
-                created = store.create_demande(espace, element.demande, element.utilisateur, key)
-            except ProblemError as exc:
-                resultats.append(
-                    ResultatElementLot(
-                        cle_idempotence=key, statut=exc.problem.status, probleme=exc.problem
-                    )
-                )
-            else:
-                resultats.append(
-                    ResultatElementLot(
-                        cle_idempotence=key,
-                        statut=200 if created.replayed else 201,
-                        demande=created.demande,
-                    )
-                )
-        return ResultatLot(resultats=resultats)
+        return _create_lot(store, espace, body)
 
     @app.get(
         "/v1/demandes/{demande_id}/statut",
@@ -347,9 +351,35 @@ def create_sandbox_app(
     )
     async def get_statut(demande_id: str, espace: RealmHeader = Espace.PRODUCTION) -> DemandeStatus:
         status = store.statut(espace, demande_id)
-        if status is None:
-            raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")
-        return status
+        return _found(status, "Demande introuvable", f"Demande {demande_id} introuvable.")
+
+
+def _create_lot(store: SandboxStore, espace: Espace, lot: LotDemandesUrgence) -> ResultatLot:
+    """Each element of a lot created as by ``POST /v1/demandes-urgence``, in order."""
+    resultats = []
+    for element in lot.demandes:
+        key = element.cle_idempotence
+        try:
+            created = store.create_demande(espace, element.demande, element.utilisateur, key)
+        except ProblemError as exc:
+            resultats.append(
+                ResultatElementLot(
+                    cle_idempotence=key, statut=exc.problem.status, probleme=exc.problem
+                )
+            )
+        else:
+            resultats.append(
+                ResultatElementLot(
+                    cle_idempotence=key,
+                    statut=200 if created.replayed else 201,
+                    demande=created.demande,
+                )
+            )
+    return ResultatLot(resultats=resultats)
+
+
+def _add_sandbox_routes(app: FastAPI, store: SandboxStore, outage: _Outage) -> None:
+    """Sandbox-only switches, outside the contract (and its schema)."""
 
     @app.put("/_sandbox/panne", include_in_schema=False)
     async def set_outage(switch: OutageSwitch) -> OutageSwitch:
@@ -359,10 +389,10 @@ def create_sandbox_app(
     @app.put("/_sandbox/demandes/{demande_id}/statut", include_in_schema=False)
     async def set_statut(demande_id: str, statut: StatutDemande) -> Demande:
         demande = store.set_statut(demande_id, statut)
-        if demande is None:
-            raise ProblemError(404, "Demande introuvable", f"Demande {demande_id} introuvable.")
-        return demande
+        return _found(demande, "Demande introuvable", f"Demande {demande_id} introuvable.")
 
+
+def _document_problem_details(app: FastAPI) -> None:
     default_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -371,7 +401,6 @@ def create_sandbox_app(
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
-    return app
 
 
 def _problem_details_in_schema(document: dict[str, Any]) -> dict[str, Any]:

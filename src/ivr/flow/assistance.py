@@ -179,14 +179,23 @@ def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]
     label="résultat palier 1",
 )
 def _tier1_result(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    commands = _answered_or_next(ctx, state, event, Role.TIER1)
+    if commands is not None:
+        return commands
+    return [play(state, prompts.fixed("tier1_unavailable")), *_tier2(ctx, state, tier1_tried=True)]
+
+
+def _answered_or_next(
+    ctx: FlowContext, state: CallState, event: Event, role: Role
+) -> list[Command] | None:
+    """Connected when a number of the tier answered, else the tier's next number rung;
+    ``None`` when the tier has no number left."""
     assert isinstance(event, DialResult)
-    answered = record_results(state, event, Role.TIER1)
+    answered = record_results(state, event, role)
     if answered is not None:
         return _connected(ctx, state, answered)
     dial = dial_next(state, caller_id=state.caller)
-    if dial is not None:
-        return [dial]
-    return [play(state, prompts.fixed("tier1_unavailable")), *_tier2(ctx, state, tier1_tried=True)]
+    return [dial] if dial is not None else None
 
 
 # --------------------------------------------------------------------------- tier 2
@@ -215,14 +224,8 @@ def _tier2(ctx: FlowContext, state: CallState, *, tier1_tried: bool) -> list[Com
     label="résultat palier 2",
 )
 def _tier2_result(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
-    assert isinstance(event, DialResult)
-    answered = record_results(state, event, Role.TIER2)
-    if answered is not None:
-        return _connected(ctx, state, answered)
-    dial = dial_next(state, caller_id=state.caller)
-    if dial is not None:
-        return [dial]
-    return _nobody(ctx, state)
+    commands = _answered_or_next(ctx, state, event, Role.TIER2)
+    return commands if commands is not None else _nobody(ctx, state)
 
 
 def _nobody(ctx: FlowContext, state: CallState) -> list[Command]:

@@ -101,66 +101,13 @@ def purge(
     recordings_cutoff = now - timedelta(days=policy.recordings_days)
     callers_cutoff = months_before(now, policy.caller_months)
     with Session(engine) as session, session.begin():
-        old_recordings = session.scalars(
-            sa.select(Recording).where(
-                Recording.started_at < recordings_cutoff, Recording.purged_at.is_(None)
-            )
-        ).all()
-        files = 0
-        for recording in old_recordings:
-            path = _local_file(recording.location, recordings_dir) if recording.location else None
-            if path is not None and path.exists():
-                files += 1
-                if not dry_run:
-                    path.unlink()
-            if not dry_run:
-                recording.location = None
-                recording.purged_at = now
-
-        recent = (
-            sa.select(Call.caller.label("number"))
-            .where(Call.caller.is_not(None), Call.arrived_at >= callers_cutoff)
-            .union(
-                sa.select(Callback.number).where(
-                    Callback.number.is_not(None), Callback.requested_at >= callers_cutoff
-                ),
-                sa.select(FlaggedNumber.number).where(FlaggedNumber.flagged_at >= callers_cutoff),
-            )
+        recordings, files = _purge_recordings(
+            session, recordings_cutoff, now, recordings_dir, dry_run
         )
-        known = (
-            sa.select(Call.caller.label("number"))
-            .where(Call.caller.is_not(None))
-            .union(
-                sa.select(Callback.number).where(Callback.number.is_not(None)),
-                sa.select(FlaggedNumber.number).where(FlaggedNumber.flagged_at < callers_cutoff),
-            )
-        )
-        stale = {
-            number
-            for number in session.scalars(sa.select(known.subquery().c.number)).all()
-            if number is not None
-        } - {n for n in session.scalars(sa.select(recent.subquery().c.number)).all()}
-        calls = callbacks = flags = 0
-        for chunk in _chunks(sorted(stale), 500):
-            calls += _count(session, sa.select(Call.id).where(Call.caller.in_(chunk)))
-            callbacks += _count(session, sa.select(Callback.id).where(Callback.number.in_(chunk)))
-            flags += _count(
-                session, sa.select(FlaggedNumber.id).where(FlaggedNumber.number.in_(chunk))
-            )
-            if dry_run:
-                continue
-            session.execute(
-                sa.update(Call)
-                .where(Call.caller.in_(chunk))
-                .values(caller=None, caller_purged_at=now)
-            )
-            session.execute(
-                sa.update(Callback).where(Callback.number.in_(chunk)).values(number=None)
-            )
-            session.execute(sa.delete(FlaggedNumber).where(FlaggedNumber.number.in_(chunk)))
-
+        stale = _stale_callers(session, callers_cutoff)
+        calls, callbacks, flags = _erase_callers(session, stale, now, dry_run)
         report = PurgeReport(
-            recordings=len(old_recordings),
+            recordings=recordings,
             recording_files=files,
             callers=len(stale),
             calls=calls,
@@ -180,6 +127,73 @@ def purge(
         )
     log.info("purge by %s: %s", actor, report)
     return report
+
+
+def _purge_recordings(
+    session: Session, cutoff: datetime, now: datetime, recordings_dir: Path | None, dry_run: bool
+) -> tuple[int, int]:
+    """Recordings started before ``cutoff`` lose their file and location: how many, and how
+    many files there were."""
+    old_recordings = session.scalars(
+        sa.select(Recording).where(Recording.started_at < cutoff, Recording.purged_at.is_(None))
+    ).all()
+    files = 0
+    for recording in old_recordings:
+        path = _local_file(recording.location, recordings_dir) if recording.location else None
+        if path is not None and path.exists():
+            files += 1
+            if not dry_run:
+                path.unlink()
+        if not dry_run:
+            recording.location = None
+            recording.purged_at = now
+    return len(old_recordings), files
+
+
+def _stale_callers(session: Session, cutoff: datetime) -> set[str]:
+    """Caller numbers with no call, call-back request or flag since ``cutoff``."""
+    recent = (
+        sa.select(Call.caller.label("number"))
+        .where(Call.caller.is_not(None), Call.arrived_at >= cutoff)
+        .union(
+            sa.select(Callback.number).where(
+                Callback.number.is_not(None), Callback.requested_at >= cutoff
+            ),
+            sa.select(FlaggedNumber.number).where(FlaggedNumber.flagged_at >= cutoff),
+        )
+    )
+    known = (
+        sa.select(Call.caller.label("number"))
+        .where(Call.caller.is_not(None))
+        .union(
+            sa.select(Callback.number).where(Callback.number.is_not(None)),
+            sa.select(FlaggedNumber.number).where(FlaggedNumber.flagged_at < cutoff),
+        )
+    )
+    return {
+        number
+        for number in session.scalars(sa.select(known.subquery().c.number)).all()
+        if number is not None
+    } - {n for n in session.scalars(sa.select(recent.subquery().c.number)).all()}
+
+
+def _erase_callers(
+    session: Session, stale: set[str], now: datetime, dry_run: bool
+) -> tuple[int, int, int]:
+    """Erase ``stale`` numbers from calls and call-backs, remove their flags: how many of each."""
+    calls = callbacks = flags = 0
+    for chunk in _chunks(sorted(stale), 500):
+        calls += _count(session, sa.select(Call.id).where(Call.caller.in_(chunk)))
+        callbacks += _count(session, sa.select(Callback.id).where(Callback.number.in_(chunk)))
+        flags += _count(session, sa.select(FlaggedNumber.id).where(FlaggedNumber.number.in_(chunk)))
+        if dry_run:
+            continue
+        session.execute(
+            sa.update(Call).where(Call.caller.in_(chunk)).values(caller=None, caller_purged_at=now)
+        )
+        session.execute(sa.update(Callback).where(Callback.number.in_(chunk)).values(number=None))
+        session.execute(sa.delete(FlaggedNumber).where(FlaggedNumber.number.in_(chunk)))
+    return calls, callbacks, flags
 
 
 def _chunks(values: list[str], size: int) -> list[list[str]]:

@@ -15,7 +15,14 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ivr.flow.vocabulary import CallSummary
+# The writer's items live in ivr.records.items; re-exported here, where callers find them.
+from ivr.records.items import CallbackRequest as CallbackRequest
+from ivr.records.items import CallRecord as CallRecord
+from ivr.records.items import EventRecord as EventRecord
+from ivr.records.items import Item as Item
+from ivr.records.items import LegRecord as LegRecord
+from ivr.records.items import iso_or_none
+from ivr.records.items import item_from_dict as item_from_dict
 from ivr.records.models import (
     Account,
     AccountRole,
@@ -32,239 +39,12 @@ from ivr.records.models import (
     FlaggedNumber,
     Recording,
 )
-from ivr.records.outcomes import abandon_phase
-from ivr.runtime.runtime import FinishedCall
 
 Clock = Callable[[], datetime]
 CALLS = cast(sa.Table, Call.__table__)
 LEGS = cast(sa.Table, CallLeg.__table__)
 EVENTS = cast(sa.Table, CallEvent.__table__)
 CALLBACKS = cast(sa.Table, Callback.__table__)
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class LegRecord:
-    number: str
-    role: str
-    result: str
-    started_at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EventRecord:
-    kind: str  # deterrence, lro, callback, takeover
-    detail: str | None = None
-    at: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CallRecord:
-    """What is written for one finished call."""
-
-    call_id: str
-    line: str | None
-    departement: str | None
-    caller: str | None
-    called: str
-    arrived_at: datetime
-    ended_at: datetime
-    answered_at: datetime | None = None
-    outcome: str | None = None
-    tier_reached: str | None = None
-    connected_to: str | None = None
-    connected_role: str | None = None
-    reason: str | None = None
-    deterrence: str | None = None
-    lro_used: bool = False
-    callback_registered: bool = False
-    prompts: tuple[str, ...] = ()
-    legs: tuple[LegRecord, ...] = ()
-    events: tuple[EventRecord, ...] = ()
-    instance_id: str | None = None
-    takeovers: int = 0
-
-    @classmethod
-    def from_summary(
-        cls,
-        summary: CallSummary,
-        arrived_at: datetime,
-        ended_at: datetime,
-        *,
-        answered_at: datetime | None = None,
-        dials: Sequence[tuple[str, datetime]] = (),
-        instance_id: str | None = None,
-        takeovers: int = 0,
-        queued: bool = False,
-    ) -> CallRecord:
-        """The record of a call from the flow's summary and what the transport timed."""
-        started: dict[str, list[datetime]] = {}
-        for number, at in dials:
-            started.setdefault(number, []).append(at)
-        legs = []
-        for attempt in summary.attempts:
-            times = started.get(attempt.number)
-            legs.append(
-                LegRecord(
-                    attempt.number,
-                    attempt.role.value,
-                    attempt.result.value,
-                    times.pop(0) if times else None,
-                )
-            )
-        events = []
-        if summary.deterrence:
-            events.append(EventRecord("deterrence", summary.deterrence))
-        if summary.lro_used:
-            lro = [leg for leg in legs if leg.role == "lro"]
-            if summary.connected_role is not None and summary.connected_role.value == "lro":
-                detail = "connecté"
-            else:
-                detail = f"{len(lro)} destination(s) sans réponse" if lro else "aucune destination"
-            events.append(EventRecord("lro", detail))
-        if summary.callback_registered:
-            events.append(EventRecord("callback", "demandé", ended_at))
-        if takeovers:
-            events.append(EventRecord("takeover", f"{takeovers} reprise(s)", None))
-        phase = abandon_phase(summary, answered_at, len(dials), queued)
-        if phase is not None:
-            events.append(EventRecord("abandon", phase, ended_at))
-        if summary.connected_role is not None:
-            tier: str | None = summary.connected_role.value
-        else:
-            tier = summary.attempts[-1].role.value if summary.attempts else None
-        return cls(
-            call_id=summary.call_id,
-            line=summary.line.value if summary.line else None,
-            departement=summary.departement,
-            caller=summary.caller,
-            called=summary.called,
-            arrived_at=arrived_at,
-            ended_at=ended_at,
-            answered_at=answered_at,
-            outcome=summary.outcome.value if summary.outcome else None,
-            tier_reached=tier,
-            connected_to=summary.connected_to,
-            connected_role=summary.connected_role.value if summary.connected_role else None,
-            reason=summary.reason,
-            deterrence=summary.deterrence,
-            lro_used=summary.lro_used,
-            callback_registered=summary.callback_registered,
-            prompts=tuple(summary.prompts),
-            legs=tuple(legs),
-            events=tuple(events),
-            instance_id=instance_id,
-            takeovers=takeovers,
-        )
-
-    @classmethod
-    def from_finished(cls, call: FinishedCall) -> CallRecord:
-        return cls.from_summary(
-            call.summary,
-            call.started_at,
-            call.ended_at,
-            answered_at=call.answered_at,
-            dials=call.dials,
-            instance_id=call.instance_id,
-            takeovers=call.takeovers,
-            queued=call.queued,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "call",
-            "call_id": self.call_id,
-            "line": self.line,
-            "departement": self.departement,
-            "caller": self.caller,
-            "called": self.called,
-            "arrived_at": self.arrived_at.isoformat(),
-            "ended_at": self.ended_at.isoformat(),
-            "answered_at": _iso(self.answered_at),
-            "outcome": self.outcome,
-            "tier_reached": self.tier_reached,
-            "connected_to": self.connected_to,
-            "connected_role": self.connected_role,
-            "reason": self.reason,
-            "deterrence": self.deterrence,
-            "lro_used": self.lro_used,
-            "callback_registered": self.callback_registered,
-            "prompts": list(self.prompts),
-            "legs": [[g.number, g.role, g.result, _iso(g.started_at)] for g in self.legs],
-            "events": [[e.kind, e.detail, _iso(e.at)] for e in self.events],
-            "instance_id": self.instance_id,
-            "takeovers": self.takeovers,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CallRecord:
-        return cls(
-            call_id=data["call_id"],
-            line=data["line"],
-            departement=data["departement"],
-            caller=data["caller"],
-            called=data["called"],
-            arrived_at=datetime.fromisoformat(data["arrived_at"]),
-            ended_at=datetime.fromisoformat(data["ended_at"]),
-            answered_at=_when(data["answered_at"]),
-            outcome=data["outcome"],
-            tier_reached=data["tier_reached"],
-            connected_to=data["connected_to"],
-            connected_role=data["connected_role"],
-            reason=data["reason"],
-            deterrence=data["deterrence"],
-            lro_used=data["lro_used"],
-            callback_registered=data["callback_registered"],
-            prompts=tuple(data["prompts"]),
-            legs=tuple(LegRecord(n, r, res, _when(at)) for n, r, res, at in data["legs"]),
-            events=tuple(EventRecord(k, d, _when(at)) for k, d, at in data["events"]),
-            instance_id=data["instance_id"],
-            takeovers=data["takeovers"],
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class CallbackRequest:
-    """A call-back a caller asked for during a call."""
-
-    call_id: str
-    departement: str
-    number: str
-    requested_at: datetime
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "kind": "callback",
-            "call_id": self.call_id,
-            "departement": self.departement,
-            "number": self.number,
-            "requested_at": self.requested_at.isoformat(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CallbackRequest:
-        return cls(
-            data["call_id"],
-            data["departement"],
-            data["number"],
-            datetime.fromisoformat(data["requested_at"]),
-        )
-
-
-Item = CallRecord | CallbackRequest
-
-
-def item_from_dict(data: dict[str, Any]) -> Item:
-    if data.get("kind") == "callback":
-        return CallbackRequest.from_dict(data)
-    return CallRecord.from_dict(data)
 
 
 @dataclass(slots=True)
@@ -309,7 +89,7 @@ class CallRow:
             "caller": self.caller,
             "called": self.called,
             "arrived_at": self.arrived_at.isoformat(),
-            "answered_at": _iso(self.answered_at),
+            "answered_at": iso_or_none(self.answered_at),
             "ended_at": self.ended_at.isoformat(),
             "duration_s": round(self.duration_s, 1),
             "outcome": self.outcome,
@@ -319,10 +99,17 @@ class CallRow:
             "lro_used": self.lro_used,
             "callback_registered": self.callback_registered,
             "legs": [
-                {"number": g.number, "role": g.role, "result": g.result, "at": _iso(g.started_at)}
+                {
+                    "number": g.number,
+                    "role": g.role,
+                    "result": g.result,
+                    "at": iso_or_none(g.started_at),
+                }
                 for g in self.legs
             ],
-            "events": [{"kind": e.kind, "detail": e.detail, "at": _iso(e.at)} for e in self.events],
+            "events": [
+                {"kind": e.kind, "detail": e.detail, "at": iso_or_none(e.at)} for e in self.events
+            ],
             "instance": self.instance_id,
             "takeovers": self.takeovers,
         }
@@ -381,6 +168,10 @@ class StaleVersionError(Exception):
     def __init__(self, latest: int) -> None:
         super().__init__(f"latest routing version is {latest}")
         self.latest = latest
+
+
+# Who did what to which object: actor, action, object type, object id, detail.
+_Audit = tuple[str, str, str, str | None, dict[str, Any] | None]
 
 
 class RecordStore:
@@ -616,23 +407,19 @@ class RecordStore:
     ) -> int:
         """Open a tier 1 → tier 2 escalation; returns its id."""
         now = self.clock()
-        with Session(self.engine) as session, session.begin():
-            escalation = Escalation(
-                call_id=call_id,
-                departement=departement,
-                reason_code=reason_code,
-                note=note,
-                created_by=by,
-                created_at=now,
-                updated_at=now,
-                status=EscalationStatus.OPEN.value,
-                from_tier=1,
-                to_tier=2,
-            )
-            session.add(escalation)
-            session.flush()
-            self._audit(session, by, "create", "escalation", str(escalation.id), None)
-            return escalation.id
+        escalation = Escalation(
+            call_id=call_id,
+            departement=departement,
+            reason_code=reason_code,
+            note=note,
+            created_by=by,
+            created_at=now,
+            updated_at=now,
+            status=EscalationStatus.OPEN.value,
+            from_tier=1,
+            to_tier=2,
+        )
+        return self._add(escalation, (by, "create", "escalation", None, None))
 
     def set_escalation_status(self, escalation_id: int, status: EscalationStatus, by: str) -> None:
         now = self.clock()
@@ -660,25 +447,19 @@ class RecordStore:
         """Create an account with its roles in one transaction (audited with the roles)."""
         now = self.clock()
         grants = list(roles)
-        with Session(self.engine) as session, session.begin():
-            account = Account(
-                login=login,
-                display_name=display_name,
-                email=email,
-                created_at=now,
-                active=True,
-                phone=phone,
-                password_hash=password_hash,
-                must_change_password=must_change_password,
-            )
-            account.roles = [
-                AccountRoleGrant(role=role.value, departement=dep) for role, dep in grants
-            ]
-            session.add(account)
-            session.flush()
-            detail = {"roles": sorted(f"{role.value}:{dep or ''}" for role, dep in grants)}
-            self._audit(session, by, "create", "account", login, detail)
-            return account.id
+        account = Account(
+            login=login,
+            display_name=display_name,
+            email=email,
+            created_at=now,
+            active=True,
+            phone=phone,
+            password_hash=password_hash,
+            must_change_password=must_change_password,
+        )
+        account.roles = [AccountRoleGrant(role=role.value, departement=dep) for role, dep in grants]
+        detail = {"roles": sorted(f"{role.value}:{dep or ''}" for role, dep in grants)}
+        return self._add(account, (by, "create", "account", login, detail))
 
     def roles_of(self, login: str) -> list[tuple[AccountRole, str | None]]:
         with Session(self.engine) as session:
@@ -773,18 +554,29 @@ class RecordStore:
         size_bytes: int | None = None,
         media_type: str = "audio/wav",
     ) -> int:
+        recording = Recording(
+            call_id=call_id,
+            started_at=started_at,
+            location=location,
+            duration_s=duration_s,
+            size_bytes=size_bytes,
+            media_type=media_type,
+        )
+        return self._add(recording)
+
+    def _add(
+        self, row: Escalation | Account | ConfigVersion | Recording, audit: _Audit | None = None
+    ) -> int:
+        """Insert ``row`` in its own transaction and return its id; ``audit`` is the entry
+        logged with it (``object_id`` ``None``: the new id)."""
         with Session(self.engine) as session, session.begin():
-            recording = Recording(
-                call_id=call_id,
-                started_at=started_at,
-                location=location,
-                duration_s=duration_s,
-                size_bytes=size_bytes,
-                media_type=media_type,
-            )
-            session.add(recording)
+            session.add(row)
             session.flush()
-            return recording.id
+            if audit is not None:
+                actor, action, object_type, object_id, detail = audit
+                object_id = str(row.id) if object_id is None else object_id
+                self._audit(session, actor, action, object_type, object_id, detail)
+            return row.id
 
     # ----------------------------------------------------------------- audit
 

@@ -390,6 +390,11 @@ class InMemoryLiveState:
         holder = self._owners.get(snapshot.call_id)
         if holder is not None and holder != snapshot.owner:
             return False
+        self._index(snapshot)
+        return True
+
+    def _index(self, snapshot: CallSnapshot) -> None:
+        """Keep ``snapshot`` and its owner; index the call by its listeners' phones."""
         self._owners[snapshot.call_id] = snapshot.owner
         self._snapshots[snapshot.call_id] = snapshot.to_json()
         self._unindex(snapshot.call_id)
@@ -397,7 +402,6 @@ class InMemoryLiveState:
             self._by_listener[phone] = snapshot.call_id
         if snapshot.listener_phones:
             self._phones[snapshot.call_id] = list(snapshot.listener_phones)
-        return True
 
     def _unindex(self, call_id: str) -> None:
         for phone in self._phones.pop(call_id, []):

@@ -157,15 +157,6 @@ class DurableLiveState(InMemoryLiveState):
 
     # ----------------------------------------------------------------- writes
 
-    def _index(self, snapshot: CallSnapshot) -> None:
-        self._owners[snapshot.call_id] = snapshot.owner
-        self._snapshots[snapshot.call_id] = snapshot.to_json()
-        self._unindex(snapshot.call_id)
-        for phone in snapshot.listener_phones:
-            self._by_listener[phone] = snapshot.call_id
-        if snapshot.listener_phones:
-            self._phones[snapshot.call_id] = list(snapshot.listener_phones)
-
     def _write_queue_entry(self, db: sqlite3.Connection, dep: str, call_id: str) -> None:
         entry = self._queue(dep).entries.get(call_id)
         if entry is None:

@@ -129,13 +129,19 @@ if old then
 end
 """
 
-# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner, snapshot, phones...
-_SAVE_CALL = (
+# Stops (0) when the call (ARGV[1]) is held by another owner than ARGV[2]; ``current`` is its
+# owner, if any. Then unindexes its stored snapshot's listeners.
+_OWNED_AND_UNINDEXED = (
     """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and current ~= ARGV[2] then return 0 end
 """
     + _UNINDEX
+)
+
+# KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner, snapshot, phones...
+_SAVE_CALL = (
+    _OWNED_AND_UNINDEXED
     + """
 redis.call('SET', KEYS[2], ARGV[3])
 for i = 4, #ARGV do redis.call('HSET', KEYS[4], ARGV[i], ARGV[1]) end
@@ -159,11 +165,7 @@ return {redis.call('HGET', KEYS[1], ARGV[1]), redis.call('GET', KEYS[2])}
 
 # KEYS: calls, call:<id>, owned:<owner>, listening; ARGV: id, owner
 _DROP_CALL = (
-    """
-local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current and current ~= ARGV[2] then return 0 end
-"""
-    + _UNINDEX
+    _OWNED_AND_UNINDEXED
     + """
 redis.call('HDEL', KEYS[1], ARGV[1])
 redis.call('DEL', KEYS[2])
@@ -240,6 +242,16 @@ def queue_score(priority: int, at: datetime) -> int:
 def _presence(raw: str) -> tuple[Presence, datetime]:
     presence, _, since = raw.partition("|")
     return Presence(presence), datetime.fromisoformat(since)
+
+
+def _snapshot(owner: str | None, raw: str | None) -> CallSnapshot | None:
+    """A stored snapshot with its owner as the call index says, if there is one."""
+    if not raw:
+        return None
+    snapshot = CallSnapshot.from_json(raw)
+    if owner:
+        snapshot.owner = owner
+    return snapshot
 
 
 def _ms(value: float) -> int:
@@ -446,12 +458,7 @@ class RedisLiveState:
         owner, raw = await self._run(
             self._load_call, [self._k("calls"), self._k("call", call_id)], [call_id]
         )
-        if not raw:
-            return None
-        snapshot = CallSnapshot.from_json(raw)
-        if owner:
-            snapshot.owner = owner
-        return snapshot
+        return _snapshot(owner, raw)
 
     async def listener_call(self, number: str) -> CallSnapshot | None:
         # The snapshot key is built in the script from the id it reads (one round trip);
@@ -464,12 +471,7 @@ class RedisLiveState:
         if not found:
             return None
         owner, raw = found
-        if not raw:
-            return None
-        snapshot = CallSnapshot.from_json(raw)
-        if owner:
-            snapshot.owner = owner
-        return snapshot
+        return _snapshot(owner, raw)
 
     async def call_owner(self, call_id: str) -> str | None:
         return cast(str | None, await self._r.hget(self._k("calls"), call_id))

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, Response
 
 from ivr.records.periods import KINDS, ReportInputError
@@ -30,12 +30,21 @@ CSV_HEADER = ["Du", "Au", "Périmètre", "Département", "Ligne"] + [
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def _form(
-    periode: str, date: str, debut: str, fin: str, perimetre: str, semaine: str
+async def _form(
+    periode: str = "",
+    date: str = "",
+    debut: str = "",
+    fin: str = "",
+    perimetre: str = "",
+    semaine: str = "",
 ) -> reporting.ReportForm:
+    """The report's period and scope, from the query string of the page and its exports."""
     if semaine and not date and not periode:  # the links of the former weekly report
         periode, date = "semaine", semaine
     return reporting.ReportForm(periode or "semaine", date, debut, fin, perimetre)
+
+
+ReportFormDep = Annotated[reporting.ReportForm, Depends(_form)]
 
 
 async def _build(ctx: Ctx, form: reporting.ReportForm) -> reporting.ReportView:
@@ -52,16 +61,7 @@ async def _build(ctx: Ctx, form: reporting.ReportForm) -> reporting.ReportView:
 
 
 @router.get("/admin/rapport", response_class=HTMLResponse)
-async def report_page(
-    ctx: AdminCtx,
-    periode: str = "",
-    date: str = "",
-    debut: str = "",
-    fin: str = "",
-    perimetre: str = "",
-    semaine: str = "",
-) -> Response:
-    form = _form(periode, date, debut, fin, perimetre, semaine)
+async def report_page(ctx: AdminCtx, form: ReportFormDep) -> Response:
     allowed = admin_deps(ctx.who)
     common: dict[str, Any] = {
         "form": form,
@@ -96,16 +96,8 @@ async def _export(ctx: Ctx, form: reporting.ReportForm) -> reporting.ReportView:
 
 
 @router.get("/admin/rapport.csv")
-async def report_csv(
-    ctx: AdminCtx,
-    periode: str = "",
-    date: str = "",
-    debut: str = "",
-    fin: str = "",
-    perimetre: str = "",
-    semaine: str = "",
-) -> Response:
-    view = await _export(ctx, _form(periode, date, debut, fin, perimetre, semaine))
+async def report_csv(ctx: AdminCtx, form: ReportFormDep) -> Response:
+    view = await _export(ctx, form)
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
@@ -117,16 +109,8 @@ async def report_csv(
 
 
 @router.get("/admin/rapport.xlsx")
-async def report_xlsx(
-    ctx: AdminCtx,
-    periode: str = "",
-    date: str = "",
-    debut: str = "",
-    fin: str = "",
-    perimetre: str = "",
-    semaine: str = "",
-) -> Response:
-    view = await _export(ctx, _form(periode, date, debut, fin, perimetre, semaine))
+async def report_xlsx(ctx: AdminCtx, form: ReportFormDep) -> Response:
+    view = await _export(ctx, form)
     content = await ctx.web.db(workbook, view)
     return _download(content, XLSX, view, "xlsx")
 
