@@ -88,6 +88,9 @@ def _reasons(book: Any, view: ReportView, fmt: _Formats) -> None:
             sheet.write_number(i, j, point.reasons.get(code, 0), fmt.count)
     sheet.set_column(0, 0, 12)
     sheet.set_column(1, max(1, len(codes)), 22)
+    if not codes:  # no call chose a reason: a chart without series is refused by Excel
+        sheet.write_string(len(view.trend) + 2, 1, "Aucun motif choisi sur la période.")
+        return
     chart = book.add_chart({"type": "column", "subtype": "stacked"})
     last = len(view.trend)
     for j in range(1, len(codes) + 1):
