@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -60,6 +60,9 @@ log = logging.getLogger(__name__)
 
 MediaCommand = Answer | Play | Gather | Dial | Hold | StartRecording | StopRecording | Hangup
 Clock = Callable[[], datetime]
+# Runs work the runtime starts besides a call's step (queue dispatches): by default a task
+# on the running loop; a simulation runs it on its own virtual clock.
+Spawner = Callable[[Coroutine[Any, Any, None]], None]
 WAITING_MEDIA = (Gather, Dial, Hold)
 DIAL_LEASE_MARGIN_S = 15
 
@@ -244,6 +247,7 @@ class CallRuntime:
         registry: CallRegistry | None = None,
         instance_id: str = "local",
         transports: Mapping[str, CallTransport] | None = None,
+        spawn: Spawner | None = None,
     ) -> None:
         self.flow = flow
         self.live = live
@@ -257,6 +261,7 @@ class CallRuntime:
         self.calls: dict[str, LiveCall] = {}
         self.accepting = True
         self._background: set[asyncio.Task[None]] = set()
+        self._spawn = spawn
 
     def register_transport(self, name: str, transport: CallTransport) -> None:
         """Name a transport, so that calls it carries can be resumed by another instance."""
@@ -737,7 +742,10 @@ class CallRuntime:
             self.calls[claim.call_id].ringing_listener = claim.listener
             await self.handle_and_deliver(claim.call_id, offer)
 
-    def _background_task(self, coro: Awaitable[None]) -> None:
+    def _background_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._spawn is not None:
+            self._spawn(coro)
+            return
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
