@@ -64,6 +64,7 @@ Clock = Callable[[], datetime]
 # on the running loop; a simulation runs it on its own virtual clock.
 Spawner = Callable[[Coroutine[Any, Any, None]], None]
 WAITING_MEDIA = (Gather, Dial, Hold)
+PASSED_MEDIA = frozenset({Play, Answer, Gather, Hold, StartRecording, StopRecording})
 DIAL_LEASE_MARGIN_S = 15
 
 
@@ -262,6 +263,8 @@ class CallRuntime:
         self.accepting = True
         self._background: set[asyncio.Task[None]] = set()
         self._spawn = spawn
+        self._records_seen: object = None  # the sink ``_full_records`` last looked at
+        self._records_full: FinishedCallSink | None = None
 
     def register_transport(self, name: str, transport: CallTransport) -> None:
         """Name a transport, so that calls it carries can be resumed by another instance."""
@@ -333,8 +336,13 @@ class CallRuntime:
         call_id = state.call_id
         media: list[MediaCommand] = []
         pending = list(commands)
-        while pending:
-            command = pending.pop(0)
+        index = 0
+        while index < len(pending):
+            command = pending[index]
+            index += 1
+            if type(command) in PASSED_MEDIA:  # the most frequent: handed to the transport
+                media.append(command)  # type: ignore[arg-type]
+                continue
             reply: Event | None = None
             match command:
                 case FetchRotation(key):
@@ -370,11 +378,11 @@ class CallRuntime:
                         media.append(allowed)
                 case RegisterCallback(departement, number):
                     await self.callbacks.register(departement, number, call_id, self.clock())
+                case Answer() | Play() | Gather() | Hold() | StartRecording() | StopRecording():
+                    media.append(command)
                 case Hangup():
                     media.append(command)
                     await self._finish(call)
-                case Answer() | Play() | Gather() | Hold() | StartRecording() | StopRecording():
-                    media.append(command)
             if reply is not None:
                 pending.extend(self.flow.step(state, reply, self.clock()))
         return media
@@ -662,6 +670,15 @@ class CallRuntime:
                 )
                 self._background_task(self.dispatch(departement, notify=True))
 
+    def _full_records(self) -> FinishedCallSink | None:
+        """The record sink, when it takes ``FinishedCall``s (checked once per sink: a
+        protocol ``isinstance`` is slow on the hot path)."""
+        records = self.records
+        if self._records_seen is not records:
+            self._records_seen = records
+            self._records_full = records if isinstance(records, FinishedCallSink) else None
+        return self._records_full
+
     async def _finish(self, call: LiveCall) -> None:
         state = call.state
         now = self.clock()
@@ -685,8 +702,9 @@ class CallRuntime:
         if self.registry is not None:
             await self.registry.drop_call(state.call_id, self.instance_id)
         try:
-            if isinstance(self.records, FinishedCallSink):
-                await self.records.call_ended(
+            full = self._full_records()
+            if full is not None:
+                await full.call_ended(
                     FinishedCall(
                         summary=state.summary,
                         started_at=state.started_at or now,

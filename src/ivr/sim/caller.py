@@ -6,7 +6,9 @@ keys of its script, one answer per menu once its question is heard, and keys at 
 whatever plays (typed ahead, kept for the next menu as the transports keep them:
 ``ivr.flow.keypad``); destinations answer unless the script says they are busy, do not
 answer or fail. What the caller does next (its keys, a dial's result, the end of a
-conversation) goes on the virtual clock's agenda as the event the runtime gets.
+conversation) is the event the runtime gets next: at once (``take_next``) or, for what
+comes later (a key pressed on hold, the end of a conversation), on the virtual clock's
+agenda.
 """
 
 from __future__ import annotations
@@ -100,6 +102,7 @@ class SimulatedCaller:
         self.menu_ahead = False  # the batch under way has a menu before any ring or hold
         self.skipping = False  # a key cut the welcome short: go on to the menu
         self.waiting: Entry | None = None  # what the caller does next on hold
+        self.next_event: Event | None = None  # what answers the batch just played
 
     # ----------------------------------------------------------------- CallTransport
 
@@ -118,18 +121,19 @@ class SimulatedCaller:
                 self.menu_ahead = _menu_ahead(commands[index + 1 :])
             event = self._handlers[type(command)](self, command)
         if event is not None:
-            self._then(self.time.t, event)
+            self.next_event = event
         elif self.state is not None and self.state.phase is Phase.CONNECTED:
-            seconds = self.script.conversation_s
-            self._then(self.time.t + seconds, PeerHungUp(), "conversation_end", seconds=seconds)
+            self.time.at(self.time.t + self.script.conversation_s, CALLER, self._hang_up_peer)
 
-    def _then(self, due: float, event: Event, kind: str | None = None, **data: Any) -> Entry:
-        def happen() -> None:
-            if kind is not None:
-                self.log(kind, **data)
-            self.feed(event)
+    def take_next(self) -> Event | None:
+        """The event the last batch ended on, due now (None: the caller waits)."""
+        event = self.next_event
+        self.next_event = None
+        return event
 
-        return self.time.at(due, CALLER, happen)
+    def _hang_up_peer(self) -> None:
+        self.log("conversation_end", seconds=self.script.conversation_s)
+        self.feed(PeerHungUp())
 
     # One small method per command, dispatched by type: the simulator's hot path.
 

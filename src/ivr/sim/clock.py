@@ -65,6 +65,7 @@ class VirtualTime:
         self.origin = datetime.min
         self.t = 0.0
         self.now = datetime.min
+        self._now_t = 0.0
         self._agenda: list[tuple[float, int, int, Entry]] = []
         self._order = itertools.count()
         self._timers: dict[tuple[str, str], Entry] = {}
@@ -75,6 +76,7 @@ class VirtualTime:
         self.origin = start
         self.t = 0.0
         self.now = start
+        self._now_t = 0.0
 
     def clear(self) -> None:
         """Forget what is still due (the call is over)."""
@@ -85,6 +87,9 @@ class VirtualTime:
         self._timers.clear()
 
     def clock(self) -> datetime:
+        if self._now_t != self.t:
+            self._now_t = self.t
+            self.now = self.origin + timedelta(seconds=self.t)
         return self.now
 
     def advance(self, seconds: float) -> None:
@@ -94,7 +99,6 @@ class VirtualTime:
         """Move the clock to ``t`` (never back)."""
         if t > self.t:
             self.t = t
-            self.now = self.origin + timedelta(seconds=t)
 
     def at(
         self,

@@ -177,14 +177,18 @@ class _Run:
         s = self.script
         if self.sim.record_steps:
             self.log("call", to=s.to_number, caller=s.from_number)
-        event = CallStarted(self.call_id, s.to_number, s.from_number, s.hint_departement)
-        media = drive(self.runtime.start_call(event, self.caller))
+        start = CallStarted(self.call_id, s.to_number, s.from_number, s.hint_departement)
+        media = drive(self.runtime.start_call(start, self.caller))
         state = self.state = self.caller.state = self.runtime.state(self.call_id)
         self.caller.perform(media)
         hang_up_at = s.hang_up_at
         for _ in range(MAX_EVENTS):
             if state is None or state.phase is Phase.ENDED:
                 break
+            event = self.caller.take_next()
+            if event is not None:
+                self.feed(event)
+                continue
             entry = self.time.next_entry()
             if entry is None:
                 raise SimulationError(f"le flux attend sans rien à attendre (phase {state.phase})")
@@ -195,7 +199,7 @@ class _Run:
         else:
             raise SimulationError("l'appel simulé ne se termine pas")
         if state is None:  # ended as soon as it started
-            state = _ended_state(event, self.sim.sinks)
+            state = _ended_state(start, self.sim.sinks)
         return SimulatedCall(state, self.steps, self.time.t, self.sim.sinks.callbacks)
 
 
