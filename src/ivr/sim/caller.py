@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any, ClassVar, Protocol
 
 from ivr.flow.engine import CallState, Phase
@@ -55,6 +55,24 @@ class CallerScript(Protocol):
     conversation_s: int
 
     def result_for(self, number: str) -> DialOutcome: ...
+
+
+def dial_outcome(
+    number: str,
+    *,
+    failed: Collection[str] = (),
+    busy: Collection[str] = (),
+    no_answer: Collection[str] = (),
+    nobody_answers: bool = False,
+) -> DialOutcome:
+    """How a simulated phone answers, as a script says (the first that applies)."""
+    if number in failed:
+        return DialOutcome.FAILED
+    if number in busy:
+        return DialOutcome.BUSY
+    if nobody_answers or number in no_answer:
+        return DialOutcome.NO_ANSWER
+    return DialOutcome.ANSWERED
 
 
 def ring(

@@ -20,7 +20,7 @@ from ivr.flow import CallFlow, Phase
 from ivr.flow.engine import CallState
 from ivr.flow.vocabulary import CallerHungUp, CallStarted, DialOutcome, Event
 from ivr.runtime.runtime import CallRuntime
-from ivr.sim.caller import SimulatedCaller
+from ivr.sim.caller import SimulatedCaller, dial_outcome
 from ivr.sim.clock import OFFER, TIMER, SimulationError, VirtualTime, drive
 from ivr.sim.platform import SimulatedPlatform, SimulatedSinks
 
@@ -52,13 +52,13 @@ class CallScript:
 
     def result_for(self, number: str) -> DialOutcome:
         """How a destination answers."""
-        if number in self.failed:
-            return DialOutcome.FAILED
-        if number in self.busy:
-            return DialOutcome.BUSY
-        if self.nobody_answers or number in self.no_answer:
-            return DialOutcome.NO_ANSWER
-        return DialOutcome.ANSWERED
+        return dial_outcome(
+            number,
+            failed=self.failed,
+            busy=self.busy,
+            no_answer=self.no_answer,
+            nobody_answers=self.nobody_answers,
+        )
 
 
 @dataclass(slots=True)
