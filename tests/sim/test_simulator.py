@@ -65,3 +65,35 @@ def test_given_caller_hangs_up_on_hold_then_queue_is_left() -> None:
 def test_given_naive_datetime_then_simulation_refuses_in_french() -> None:
     with pytest.raises(SimulationError, match="fuseau"):
         Simulator(minimal_flow()).run(CallScript(ASSISTANCE), MONDAY_10.replace(tzinfo=None))
+
+
+def test_given_calls_then_the_real_runtime_runs_them_on_in_memory_live_state() -> None:
+    simulator = Simulator(minimal_flow())
+    call = simulator.run(CallScript(ASSISTANCE, presses=["75"]), MONDAY_10)
+    assert call.state.summary.connected_to == "+33199007501"
+    assert simulator.runtime.calls == {}, "the runtime let the finished call go"
+    assert simulator.live.rotation_pointers() == {"75": "+33199007501"}
+
+
+def test_given_a_queued_call_then_announcements_follow_the_runtimes_timer() -> None:
+    """The runtime starts the flow's timers when it steps the call (as for a real call), so
+    the position is announced every interval from the moment the call was queued."""
+    flow = minimal_flow()
+    dep = flow.config.departement("75")
+    assert dep is not None
+    interval = dep.line_115.queue.announcement_interval_s
+    call = Simulator(flow).run(CallScript(PARIS_115, None, waiting=2, listeners=1), MONDAY_10)
+    enqueued = next(s.t for s in call.steps if s.kind == "enqueue")
+    announced = [
+        s.t for s in call.steps if s.kind == "play" and s.data["prompt"] == "queue_position"
+    ]
+    assert announced[1:3] == [enqueued + interval, enqueued + 2 * interval]
+    assert call.summary()["outcome"] == "connected"
+
+
+def test_given_keys_typed_during_the_welcome_then_they_answer_the_menu() -> None:
+    script = CallScript(ASSISTANCE, typed=[(2.5, "7"), (2.7, "5")])
+    call = Simulator(minimal_flow()).run(script, MONDAY_10)
+    kinds = [s.kind for s in call.steps]
+    assert "interrupted" in kinds
+    assert call.state.summary.departement == "75"

@@ -1,10 +1,13 @@
 """A simulated telephony transport in real time, for driving ``ivr serve`` without Asterisk.
 
-Unlike the CLI simulator (a virtual clock, one call in-process), this transport runs calls
-inside a serving instance, through the shared ``CallRuntime``: the caller presses keys
-after a delay, a dialled phone answers after ``answer_delay_s`` unless the script says it is
-busy, does not answer or fails, or it is already in a conversation (a phone is a lease
-shared by every instance, so a referent in a call is busy for the others too). A
+Like ``ivr.sim`` (the simulator behind ``ivr simulate``, the tests and the benchmarks: a
+virtual clock, one call at a time in-process), this transport runs calls through the
+shared ``CallRuntime``, and its phones answer as the simulator's do (``ivr.sim.caller``:
+``dial_outcome`` and ``ring``); it runs them in real time inside a serving instance, with
+what the multi-instance tests need besides: the caller presses keys after a delay, a
+dialled phone answers after ``answer_delay_s`` unless the script says it is busy, does not
+answer or fails, or it is already in a conversation (a phone is a lease shared by every
+instance, so a referent in a call is busy for the others too). A
 conversation lasts ``conversation_s``. Everything a call needs to go on elsewhere is in
 ``call_data``: another instance that takes the call over resumes it where it was.
 
@@ -38,6 +41,7 @@ from ivr.flow.vocabulary import (
 )
 from ivr.runtime.live_state import CallRegistry
 from ivr.runtime.runtime import CallRuntime, MediaCommand
+from ivr.sim.caller import dial_outcome, ring
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,10 @@ class SimScript:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SimScript:
         return cls(**data)
+
+    def result_for(self, number: str) -> DialOutcome:
+        """How a phone answers (leases aside), as in every simulated call."""
+        return dial_outcome(number, failed=self.failed, busy=self.busy, no_answer=self.no_answer)
 
 
 @dataclass(slots=True)
@@ -207,30 +215,29 @@ class SimulatedTransport:
     async def _ring(self, call_id: str, call: _Call, dial: Dial) -> None:
         script = call.script
         await asyncio.sleep(script.answer_delay_s)
-        results: list[tuple[str, DialOutcome]] = []
-        answered = False
-        for target in dial.targets:
-            number = target.number
-            if number in script.failed:
-                outcome = DialOutcome.FAILED
-            elif number in script.busy:
-                outcome = DialOutcome.BUSY
-            elif number in script.no_answer:
-                outcome = DialOutcome.NO_ANSWER
-            elif answered:
-                continue  # ring all: the others stop ringing once one answers
-            elif await self._take_phone(call_id, number, script):
-                outcome = DialOutcome.ANSWERED
-                answered = True
-                call.phone = number
-                call.conversation_ends = self.wall_clock() + script.conversation_s
-            else:
-                outcome = DialOutcome.BUSY  # already in a conversation
-            results.append((number, outcome))
-        if answered:
-            await self._log(call_id, "answered", number=call.phone)
+        # The phones answer as in every simulation (``ivr.sim.caller``); one that would
+        # answer but is in a conversation already (its lease, shared by every instance) is
+        # busy, and once one answers the others stop ringing.
+        would_answer = [
+            t.number for t in dial.targets if script.result_for(t.number) is DialOutcome.ANSWERED
+        ]
+        taken: str | None = None
+        for number in would_answer:
+            if await self._take_phone(call_id, number, script):
+                taken = number
+                break
+        tried = would_answer[: would_answer.index(taken)] if taken else would_answer
+
+        def outcome(number: str) -> DialOutcome:
+            return DialOutcome.BUSY if number in tried else script.result_for(number)
+
+        results = ring(dial.targets, outcome)
+        if taken is not None:
+            call.phone = taken
+            call.conversation_ends = self.wall_clock() + script.conversation_s
+            await self._log(call_id, "answered", number=taken)
         await self.runtime.handle_and_deliver(call_id, DialResult(tuple(results)))
-        if answered and call_id in self._calls:
+        if taken is not None and call_id in self._calls:
             self._spawn(call_id, self._conversation(call_id, call))
 
     async def _conversation(self, call_id: str, call: _Call) -> None:

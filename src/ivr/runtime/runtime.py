@@ -17,7 +17,7 @@ import asyncio
 import dataclasses
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -60,7 +60,11 @@ log = logging.getLogger(__name__)
 
 MediaCommand = Answer | Play | Gather | Dial | Hold | StartRecording | StopRecording | Hangup
 Clock = Callable[[], datetime]
+# Runs work the runtime starts besides a call's step (queue dispatches): by default a task
+# on the running loop; a simulation runs it on its own virtual clock.
+Spawner = Callable[[Coroutine[Any, Any, None]], None]
 WAITING_MEDIA = (Gather, Dial, Hold)
+PASSED_MEDIA = frozenset({Play, Answer, Gather, Hold, StartRecording, StopRecording})
 DIAL_LEASE_MARGIN_S = 15
 
 
@@ -244,6 +248,7 @@ class CallRuntime:
         registry: CallRegistry | None = None,
         instance_id: str = "local",
         transports: Mapping[str, CallTransport] | None = None,
+        spawn: Spawner | None = None,
     ) -> None:
         self.flow = flow
         self.live = live
@@ -257,6 +262,9 @@ class CallRuntime:
         self.calls: dict[str, LiveCall] = {}
         self.accepting = True
         self._background: set[asyncio.Task[None]] = set()
+        self._spawn = spawn
+        self._records_seen: object = None  # the sink ``_full_records`` last looked at
+        self._records_full: FinishedCallSink | None = None
 
     def register_transport(self, name: str, transport: CallTransport) -> None:
         """Name a transport, so that calls it carries can be resumed by another instance."""
@@ -328,8 +336,13 @@ class CallRuntime:
         call_id = state.call_id
         media: list[MediaCommand] = []
         pending = list(commands)
-        while pending:
-            command = pending.pop(0)
+        index = 0
+        while index < len(pending):
+            command = pending[index]
+            index += 1
+            if type(command) in PASSED_MEDIA:  # the most frequent: handed to the transport
+                media.append(command)  # type: ignore[arg-type]
+                continue
             reply: Event | None = None
             match command:
                 case FetchRotation(key):
@@ -365,11 +378,11 @@ class CallRuntime:
                         media.append(allowed)
                 case RegisterCallback(departement, number):
                     await self.callbacks.register(departement, number, call_id, self.clock())
+                case Answer() | Play() | Gather() | Hold() | StartRecording() | StopRecording():
+                    media.append(command)
                 case Hangup():
                     media.append(command)
                     await self._finish(call)
-                case Answer() | Play() | Gather() | Hold() | StartRecording() | StopRecording():
-                    media.append(command)
             if reply is not None:
                 pending.extend(self.flow.step(state, reply, self.clock()))
         return media
@@ -657,6 +670,15 @@ class CallRuntime:
                 )
                 self._background_task(self.dispatch(departement, notify=True))
 
+    def _full_records(self) -> FinishedCallSink | None:
+        """The record sink, when it takes ``FinishedCall``s (checked once per sink: a
+        protocol ``isinstance`` is slow on the hot path)."""
+        records = self.records
+        if self._records_seen is not records:
+            self._records_seen = records
+            self._records_full = records if isinstance(records, FinishedCallSink) else None
+        return self._records_full
+
     async def _finish(self, call: LiveCall) -> None:
         state = call.state
         now = self.clock()
@@ -680,8 +702,9 @@ class CallRuntime:
         if self.registry is not None:
             await self.registry.drop_call(state.call_id, self.instance_id)
         try:
-            if isinstance(self.records, FinishedCallSink):
-                await self.records.call_ended(
+            full = self._full_records()
+            if full is not None:
+                await full.call_ended(
                     FinishedCall(
                         summary=state.summary,
                         started_at=state.started_at or now,
@@ -737,7 +760,10 @@ class CallRuntime:
             self.calls[claim.call_id].ringing_listener = claim.listener
             await self.handle_and_deliver(claim.call_id, offer)
 
-    def _background_task(self, coro: Awaitable[None]) -> None:
+    def _background_task(self, coro: Coroutine[Any, Any, None]) -> None:
+        if self._spawn is not None:
+            self._spawn(coro)
+            return
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
