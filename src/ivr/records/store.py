@@ -33,6 +33,7 @@ from ivr.records.models import (
     Recording,
 )
 from ivr.records.outcomes import abandon_phase
+from ivr.records.tickets import escalation_ticket
 from ivr.runtime.runtime import FinishedCall
 
 Clock = Callable[[], datetime]
@@ -606,7 +607,7 @@ class RecordStore:
         call_id: str | None = None,
         departement: str | None = None,
     ) -> int:
-        """Open a tier 1 → tier 2 escalation; returns its id."""
+        """Open a tier 1 → tier 2 escalation and its ticket; returns its id."""
         now = self.clock()
         with Session(self.engine) as session, session.begin():
             escalation = Escalation(
@@ -623,6 +624,7 @@ class RecordStore:
             )
             session.add(escalation)
             session.flush()
+            session.add(escalation_ticket(escalation))  # national support's inbox
             self._audit(session, by, "create", "escalation", str(escalation.id), None)
             return escalation.id
 
