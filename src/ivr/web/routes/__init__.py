@@ -12,6 +12,7 @@ from ivr.web.routes import (
     sign_in,
     sisiao,
     support,
+    support_agent,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -20,6 +21,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sisiao.router,
     referent.router,
     support.router,
+    support_agent.router,
     admin_config.router,
     reports.router,
     accounts.router,
