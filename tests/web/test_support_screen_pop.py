@@ -12,10 +12,21 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from ivr.flow.vocabulary import CallStarted, DialOutcome, DialResult, DigitsReceived
+from ivr.flow import build_flow
+from ivr.flow.vocabulary import (
+    CallerHungUp,
+    CallStarted,
+    DialOutcome,
+    DialResult,
+    DigitsReceived,
+)
 from ivr.records import tickets
 from ivr.records.store import CallRecord
-from tests.web.conftest import CALLER, World, add_people, shown, sign_in
+from ivr.runtime.live_state import InMemoryLiveState
+from ivr.runtime.queries import CallQueries
+from ivr.runtime.runtime import CallRuntime
+from routing.config import RoutingConfig
+from tests.web.conftest import CALLER, PASSWORD, World, add_people, shown, sign_in
 
 Setup = tuple[World, FastAPI]
 ASSISTANCE = "+33806000156"
@@ -321,3 +332,55 @@ async def test_given_a_screen_pop_then_no_caller_number_in_the_logs(
         assert CALLER not in text
         assert "06 39 98 01 01" not in text
         assert "639980101" not in text
+
+
+async def test_given_a_post_typed_at_sign_in_then_the_agent_is_available_on_it(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    page = await browser.get("/connexion")
+    assert 'id="poste" name="poste"' in page.text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    response = await browser.post(
+        "/connexion",
+        data={
+            "login": "s.national",
+            "password": PASSWORD,
+            "csrf": csrf.group(1),
+            "poste": "05 36 49 00 02",
+        },
+    )
+    home = shown(await browser.get(response.headers["location"]))
+    assert "Vous êtes disponible sur le poste 05 36 49 00 02." in home
+    assert '<strong id="poste-numero">05 36 49 00 02</strong>' in home
+    found = tickets.agent(world[0].store, "s.national")
+    assert found is not None
+    assert (found.phone, found.presence) == ("+33536490002", "available")
+
+
+async def test_given_the_call_held_by_another_instance_then_found_through_the_registry(
+    browser: httpx.AsyncClient, world: Setup, config: RoutingConfig
+) -> None:
+    w = world[0]
+    assert w.deps is not None
+    shared = InMemoryLiveState()  # what Redis is to two instances
+    here = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="A")
+    there = CallRuntime(build_flow(config), shared, w.clock, registry=shared, instance_id="B")
+    w.deps.calls = CallQueries(here)
+    await agent(browser, w)
+    await overflow(World(w.store, there, w.outbox, w.sisiao, w.positions, w.clock, w.transport))
+    assert "assist-1" not in here.calls
+
+    state = (await browser.get("/support/etat.json")).json()
+    assert (state["call_id"], state["call_status"]) == ("assist-1", "sonne")
+    fragment = shown(await browser.get("/support/appel"))
+    assert "Référent SI troisième — Essonne" in fragment
+    assert "occupé" in fragment
+
+    await there.handle("assist-1", DialResult(((POST_1, DialOutcome.ANSWERED),)))
+    state = (await browser.get("/support/etat.json")).json()
+    assert state["call_status"] == "en communication"
+    await there.handle("assist-1", CallerHungUp())
+    await there.drain()
+    assert (await browser.get("/support/etat.json")).json()["call_id"] is None
