@@ -48,8 +48,15 @@
     if (!fresh || !fresh.dataset.call) return;
     const current = contentOf();
     const adopted = document.importNode(fresh, true);
-    if (current) current.replaceWith(adopted); else section.prepend(adopted);
+    if (current) current.replaceWith(adopted); else section.append(adopted);
     prepareForms(adopted);
+    notice.hidden = true;
+  }
+  const notice = document.getElementById("nouvel-appel-support");
+  document.getElementById("afficher-nouvel-appel").addEventListener("click", showCall);
+  function typing() {
+    const note = document.getElementById("fiche-note");
+    return Boolean(note && note.value.trim());
   }
 
   async function refresh() {
@@ -62,7 +69,7 @@
       const current = contentOf();
       const shown = current ? current.dataset.call : "";
       if (state.call_id && state.call_id !== shown) {
-        await showCall();
+        if (shown && typing()) notice.hidden = false; else await showCall();
       } else if (shown) {
         const status = document.getElementById("appel-statut");
         if (status) status.textContent = state.call_id ? state.call_status : "terminé";
