@@ -85,6 +85,83 @@ national:
       label: "Gestion de l'offre"
       reasons:
         - {code: gestion_offre, label: "Aide à la gestion de l'offre", level: 2, digit: 6}
+  # National support's tickets: motif, sub-motif, standard answers ("réponses types");
+  # menu_reasons: the assistance-menu reasons for which the motif is proposed first.
+  support_nomenclature:
+    - code: acces
+      label: "Accès et comptes"
+      menu_reasons: [connexion, creation_compte]
+      sub_motifs:
+        - {code: mot_de_passe, label: "Mot de passe oublié ou compte bloqué"}
+        - {code: creation_compte, label: "Création ou désactivation de compte"}
+        - {code: droits, label: "Droits et habilitations"}
+      standard_answers:
+        - code: reinitialisation
+          label: "Réinitialisation du mot de passe"
+          text: >-
+            Le mot de passe a été réinitialisé ; l'utilisateur a reçu un courriel pour en
+            choisir un nouveau.
+        - code: vers_referent
+          label: "Orientation vers le référent local"
+          text: >-
+            La création de compte relève du référent SI SIAO du département : l'utilisateur
+            a été orienté vers lui.
+    - code: usage
+      label: "Prise en main et formation"
+      menu_reasons: [prise_en_main, formation]
+      sub_motifs:
+        - {code: fonctionnalite, label: "Utilisation d'une fonctionnalité"}
+        - {code: formation, label: "Demande de formation"}
+      standard_answers:
+        - code: guide
+          label: "Envoi du guide utilisateur"
+          text: >-
+            Le guide utilisateur de la fonctionnalité a été envoyé par courriel à
+            l'utilisateur.
+    - code: donnees
+      label: "Données personnelles et dossiers"
+      menu_reasons: [rgpd, modification_dossier]
+      sub_motifs:
+        - {code: rgpd, label: "Exercice des droits RGPD"}
+        - {code: modification, label: "Modification des données d'un dossier"}
+        - {code: doublon, label: "Doublon de personne ou de ménage"}
+      standard_answers:
+        - code: demande_ecrite
+          label: "Demande écrite nécessaire"
+          text: >-
+            La demande doit être adressée par écrit au support national avec le numéro du
+            dossier ; elle sera traitée sous 5 jours ouvrés.
+    - code: incident
+      label: "Incidents et anomalies"
+      menu_reasons: [incident_technique, anomalie_logiciel]
+      sub_motifs:
+        - {code: indisponibilite, label: "SI SIAO indisponible ou lent"}
+        - {code: anomalie, label: "Anomalie du logiciel"}
+        - code: fonctions_vitales
+          label: "Recherche de personne ou création de demande impossible"
+      standard_answers:
+        - code: incident_connu
+          label: "Incident connu, en cours de résolution"
+          text: >-
+            L'incident est connu des équipes techniques et en cours de résolution ;
+            l'utilisateur sera informé du rétablissement.
+        - code: ticket_editeur
+          label: "Anomalie transmise à l'éditeur"
+          text: >-
+            L'anomalie a été reproduite et transmise à l'éditeur avec les étapes pour la
+            reproduire.
+    - code: offre
+      label: "Gestion de l'offre"
+      menu_reasons: [gestion_offre]
+      sub_motifs:
+        - {code: places, label: "Création ou modification de places"}
+        - {code: structures, label: "Structures et dispositifs"}
+      standard_answers:
+        - code: procedure_offre
+          label: "Rappel de la procédure de gestion de l'offre"
+          text: >-
+            La procédure de création et de modification de l'offre a été rappelée à
+            l'utilisateur.
 
 departements:
 """

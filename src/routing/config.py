@@ -321,6 +321,53 @@ class AssistanceSettings(_Model):
     inter_digit_timeout_s: int = Field(default=3, ge=1, le=10)
 
 
+class StandardAnswer(_Model):
+    """A standard answer ("réponse type") an agent picks to fill a ticket's note."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1)
+    text: str = Field(min_length=10)
+
+
+class SubMotif(_Model):
+    """A sub-motif of the support nomenclature."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1)
+
+
+class SupportMotif(_Model):
+    """A motif of the support nomenclature: its sub-motifs, its standard answers, and the
+    assistance-menu reasons it is proposed for (``menu_reasons``)."""
+
+    code: str = Field(pattern=r"^[a-z0-9_]+$")
+    label: str = Field(min_length=1)
+    sub_motifs: tuple[SubMotif, ...] = Field(min_length=1)
+    standard_answers: tuple[StandardAnswer, ...] = ()
+    menu_reasons: tuple[str, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique_inside(self) -> Self:
+        _reject_duplicate_codes(
+            [s.code for s in self.sub_motifs], "le sous-motif « {} » apparaît deux fois"
+        )
+        _reject_duplicate_codes(
+            [a.code for a in self.standard_answers], "la réponse type « {} » apparaît deux fois"
+        )
+        return self
+
+    def sub_motif(self, code: str) -> SubMotif | None:
+        return next((s for s in self.sub_motifs if s.code == code), None)
+
+
+def _reject_duplicate_codes(codes: list[str], message: str) -> None:
+    seen: set[str] = set()
+    for code in codes:
+        if code in seen:
+            raise ValueError(message.format(code))
+        seen.add(code)
+
+
 class NationalConfig(_Model):
     """National section: assistance number, tier 2, urgent e-mail, LRO chain, nomenclature."""
 
@@ -332,6 +379,34 @@ class NationalConfig(_Model):
     default_lro: tuple[LroEntry, ...] = Field(min_length=1)
     assistance: AssistanceSettings = AssistanceSettings()
     nomenclature: tuple[Theme, ...] = Field(min_length=1)
+    # National support's ticket classification: motifs, sub-motifs, standard answers.
+    support_nomenclature: tuple[SupportMotif, ...] = ()
+
+    @field_validator("support_nomenclature")
+    @classmethod
+    def _unique_motifs(cls, value: tuple[SupportMotif, ...]) -> tuple[SupportMotif, ...]:
+        _reject_duplicate_codes([m.code for m in value], "le motif « {} » apparaît deux fois")
+        return value
+
+    @model_validator(mode="after")
+    def _known_menu_reasons(self) -> Self:
+        for index, motif in enumerate(self.support_nomenclature):
+            for position, code in enumerate(motif.menu_reasons):
+                if self.reason(code) is None:
+                    raise LocatedValueError(
+                        f"« {code} » n'est pas un motif de la nomenclature d'assistance",
+                        ("national", "support_nomenclature", index, "menu_reasons", position),
+                    )
+        return self
+
+    def support_motif(self, code: str) -> SupportMotif | None:
+        return next((m for m in self.support_nomenclature if m.code == code), None)
+
+    def motif_for_reason(self, reason_code: str | None) -> SupportMotif | None:
+        """The first support motif proposed for an assistance-menu reason."""
+        if not reason_code:
+            return None
+        return next((m for m in self.support_nomenclature if reason_code in m.menu_reasons), None)
 
     @field_validator("nomenclature")
     @classmethod

@@ -38,6 +38,8 @@ TABLES = {
     "sisiao_outbox",
     "sisiao_incidents",
     "sisiao_incident_events",
+    "support_tickets",
+    "support_agents",
 }
 
 

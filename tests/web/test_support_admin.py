@@ -43,16 +43,20 @@ async def test_given_a_referent_escalation_then_support_sees_it_and_changes_its_
     page = shown(await browser.get("/support"))
     assert "Demande d'effacement : hors de mes droits" in page
     assert "06 39 98 01 01" in page
-    assert "<td>ouverte</td>" in page
-    assert ("s.national", "read", "escalation_callers", None) in w.audit()
-    (ticket,) = re.findall(r'action="/support/escalades/(\d+)"', page)
+    assert "<td>nouveau</td>" in page  # the escalation is a ticket of the inbox
+    assert ("s.national", "read", "ticket_callers", None) in w.audit()
+    (ticket,) = re.findall(r'<a href="/support/fiches/(\d+)">', page)
 
     response = await browser.post(
-        f"/support/escalades/{ticket}", data={"csrf": csrf, "statut": "closed"}
+        f"/support/fiches/{ticket}",
+        data={"csrf": csrf, "motif": "donnees", "sous_motif": "rgpd", "statut": "closed"},
     )
     page = shown(await browser.get(response.headers["location"]))
-    assert f"Escalade n° {ticket} : clôturée." in page
-    assert ("s.national", "update", "escalation", ticket) in w.audit()
+    assert f"Fiche n° {ticket} : clos." in page
+    assert ("s.national", "update", "ticket", ticket) in w.audit()
+    browser.cookies.clear()
+    await sign_in(browser, "r.leroy")
+    assert "<td>clôturée</td>" in shown(await browser.get("/referent"))  # the referent sees it
 
 
 async def test_given_a_broken_routing_file_then_every_error_as_ivr_config_check_words_it(

@@ -1,5 +1,6 @@
 """The durable records: calls and their legs, recordings, call-backs, flagged numbers,
-escalations, accounts and roles, configuration versions and the audit log (SQLAlchemy 2).
+escalations and support tickets, accounts and roles, configuration versions and the audit
+log (SQLAlchemy 2).
 
 Every time is stored in UTC (``UtcDateTime``), on SQLite as on PostgreSQL. Caller data
 (numbers) is nullable everywhere: ``ivr purge`` erases it after the retention period and
@@ -215,6 +216,61 @@ class Escalation(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+
+
+class TicketStatus(StrEnum):
+    """Where a national support ticket stands."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    WAITING = "waiting"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+
+class TicketSource(StrEnum):
+    """How a ticket reached national support's inbox."""
+
+    CALL = "call"  # an assistance call answered by an agent (screen pop)
+    OVERFLOW = "overflow"  # an assistance call overflowed to tier 2
+    ESCALATION = "escalation"  # a tier 1 referent's escalation
+
+
+class SupportTicket(Base):
+    """National support's ticket: the outcome of a call or an escalation, classified by the
+    support nomenclature of the routing file (motif, sub-motif). The caller's number is not
+    kept here (it stays on the call, which ``ivr purge`` erases)."""
+
+    __tablename__ = "support_tickets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(16))
+    call_id: Mapped[str | None] = mapped_column(sa.String(128), index=True)
+    escalation_id: Mapped[int | None] = mapped_column(
+        BigId, sa.ForeignKey("escalations.id", ondelete="SET NULL"), unique=True
+    )
+    departement: Mapped[str | None] = mapped_column(sa.String(3), index=True)
+    menu_reason: Mapped[str | None] = mapped_column(sa.String(64))
+    motif: Mapped[str | None] = mapped_column(sa.String(64), index=True)
+    sub_motif: Mapped[str | None] = mapped_column(sa.String(64))
+    note: Mapped[str] = mapped_column(sa.Text(), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default=TicketStatus.NEW.value, index=True)
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_by: Mapped[str] = mapped_column(sa.String(128))
+    updated_at: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+
+class SupportAgent(Base):
+    """A national support agent's phone (the post the assistance line rings) and presence."""
+
+    __tablename__ = "support_agents"
+
+    login: Mapped[str] = mapped_column(sa.String(128), primary_key=True)
+    phone: Mapped[str | None] = mapped_column(sa.String(32))
+    presence: Mapped[str] = mapped_column(sa.String(16), default="offline")
+    updated_at: Mapped[datetime]
 
 
 # --------------------------------------------------------------------------- people and admin

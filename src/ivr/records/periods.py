@@ -7,6 +7,7 @@ French, so that the page can show it next to the field.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -92,16 +93,36 @@ FIRST_DAY = date(2000, 1, 1)  # reports cover these years; beyond, a French refu
 LAST_DAY = date(2999, 12, 31)
 
 
+_FRENCH_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def read_day(text: str) -> date:
+    """A day as people type it in the consoles, « JJ/MM/AAAA » (« 5/1/2025 » too), or
+    « AAAA-MM-JJ » (the pages' own links and older bookmarks); ``ValueError`` otherwise."""
+    value = text.strip()
+    match = _FRENCH_DAY.match(value)
+    try:
+        if match:
+            day, month, year = (int(group) for group in match.groups())
+            return date(year, month, day)
+        if _ISO_DAY.match(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise ValueError(f"not a day: {value[:40]!r}")
+
+
 def _day(field: str, value: str) -> date:
     try:
-        chosen = date.fromisoformat(value.strip())
+        chosen = read_day(value)
     except ValueError:
         raise ReportInputError(
             field, f"« {value[:40]} » n'est pas une date valide (JJ/MM/AAAA)."
         ) from None
     if not FIRST_DAY <= chosen <= LAST_DAY:
         raise ReportInputError(
-            field, f"La date {chosen.isoformat()} est hors des limites (2000 à 2999)."
+            field, f"La date {value.strip()[:40]} est hors des limites (2000 à 2999)."
         )
     return chosen
 

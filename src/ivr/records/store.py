@@ -39,6 +39,7 @@ from ivr.records.models import (
     FlaggedNumber,
     Recording,
 )
+from ivr.records.tickets import escalation_ticket
 
 Clock = Callable[[], datetime]
 CALLS = cast(sa.Table, Call.__table__)
@@ -405,21 +406,26 @@ class RecordStore:
         call_id: str | None = None,
         departement: str | None = None,
     ) -> int:
-        """Open a tier 1 → tier 2 escalation; returns its id."""
+        """Open a tier 1 → tier 2 escalation and its ticket; returns its id."""
         now = self.clock()
-        escalation = Escalation(
-            call_id=call_id,
-            departement=departement,
-            reason_code=reason_code,
-            note=note,
-            created_by=by,
-            created_at=now,
-            updated_at=now,
-            status=EscalationStatus.OPEN.value,
-            from_tier=1,
-            to_tier=2,
-        )
-        return self._add(escalation, (by, "create", "escalation", None, None))
+        with Session(self.engine) as session, session.begin():
+            escalation = Escalation(
+                call_id=call_id,
+                departement=departement,
+                reason_code=reason_code,
+                note=note,
+                created_by=by,
+                created_at=now,
+                updated_at=now,
+                status=EscalationStatus.OPEN.value,
+                from_tier=1,
+                to_tier=2,
+            )
+            session.add(escalation)
+            session.flush()
+            session.add(escalation_ticket(escalation))  # national support's inbox
+            self._audit(session, by, "create", "escalation", str(escalation.id), None)
+            return escalation.id
 
     def set_escalation_status(self, escalation_id: int, status: EscalationStatus, by: str) -> None:
         now = self.clock()

@@ -21,13 +21,20 @@ from ivr.flow.common import MENU_PROMPTS
 from ivr.flow.engine import CallState, Phase
 from ivr.runtime.commands import decode_media
 from ivr.runtime.live_state import Presence
-from ivr.runtime.runtime import CallRuntime, MediaCommand, ringing_phones
+from ivr.runtime.runtime import (
+    CallRuntime,
+    MediaCommand,
+    ringing_phones,
+    support_ringing_phones,
+)
 
 __all__ = [
     "CallQueries",
     "ListenerCall",
     "ListenerCallStatus",
     "Presence",
+    "SupportCall",
+    "TriedDestination",
     "WaitingCall",
 ]
 
@@ -65,6 +72,65 @@ class WaitingCall:
 
     position: int
     started_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TriedDestination:
+    """A destination an assistance call rang before reaching national support: its number,
+    tier (``tier1``, ``tier2``) and result (``no-answer``, ``busy``, ``failed``, ``answered``)."""
+
+    number: str
+    role: str
+    result: str
+
+
+@dataclass(frozen=True, slots=True)
+class SupportCall:
+    """An assistance call ringing or connected to a national support agent's phone.
+
+    ``prompts`` are the ids of the prompts the caller heard (how the département was asked,
+    whether they gave up on the menu); ``menu_tries`` the département menu's failed tries;
+    ``reason`` the menu reason's code (None: none chosen); ``tried`` every destination rung.
+    """
+
+    call_id: str
+    status: ListenerCallStatus
+    caller: str | None
+    called: str
+    departement: str | None
+    started_at: datetime | None
+    reason: str | None
+    prompts: tuple[str, ...]
+    menu_tries: int
+    tried: tuple[TriedDestination, ...]
+
+
+def _support_status(
+    phone: str, state: CallState, pending: Sequence[MediaCommand]
+) -> ListenerCallStatus | None:
+    if state.summary.connected_to == phone and state.phase is Phase.CONNECTED:
+        return ListenerCallStatus.CONNECTED
+    if phone in support_ringing_phones(state, pending):
+        return ListenerCallStatus.RINGING
+    return None
+
+
+def _support_call(state: CallState, status: ListenerCallStatus) -> SupportCall:
+    summary = state.summary
+    return SupportCall(
+        call_id=state.call_id,
+        status=status,
+        caller=state.caller,
+        called=state.called,
+        departement=state.departement,
+        started_at=state.started_at,
+        reason=summary.reason,
+        prompts=tuple(summary.prompts),
+        menu_tries=state.tries,
+        tried=tuple(
+            TriedDestination(a.number, a.role.value, a.result.value) for a in summary.attempts
+        ),
+    )
 
 
 def _status(
@@ -141,7 +207,25 @@ class CallQueries:
                 return _listener_call(call.state, status)
         return await self._elsewhere(phone, departement)
 
-    async def _elsewhere(self, phone: str, departement: str) -> ListenerCall | None:
+    async def support_call(self, phone: str | None) -> SupportCall | None:
+        """The assistance call ringing or connected to this national support phone: among
+        the calls this instance holds, else through the registry's phone index."""
+        if not phone:
+            return None
+        for call in list(self._runtime.calls.values()):
+            status = _support_status(phone, call.state, call.pending)
+            if status is not None:
+                return _support_call(call.state, status)
+        found = await self._indexed(phone)
+        if found is None:
+            return None
+        state, _listener, pending = found
+        status = _support_status(phone, state, pending)
+        return _support_call(state, status) if status is not None else None
+
+    async def _indexed(self, phone: str) -> tuple[CallState, str | None, list[MediaCommand]] | None:
+        """The live call another instance indexed under ``phone`` (None: none, finished,
+        or a snapshot this release cannot read)."""
         registry = self._runtime.registry
         if registry is None:
             return None
@@ -154,7 +238,16 @@ class CallQueries:
         except (KeyError, TypeError, ValueError):  # a snapshot from another release
             log.warning("snapshot of call %s not readable here", snapshot.call_id)
             return None
-        if state.departement != departement or self._runtime.flow.finished(state):
+        if self._runtime.flow.finished(state):
             return None
-        status = _status(phone, state, snapshot.listener, pending)
+        return state, snapshot.listener, pending
+
+    async def _elsewhere(self, phone: str, departement: str) -> ListenerCall | None:
+        found = await self._indexed(phone)
+        if found is None:
+            return None
+        state, listener, pending = found
+        if state.departement != departement:
+            return None
+        status = _status(phone, state, listener, pending)
         return _listener_call(state, status) if status is not None else None

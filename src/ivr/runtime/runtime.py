@@ -75,13 +75,22 @@ def ringing_phones(state: CallState, pending: Sequence[MediaCommand]) -> list[st
     return [t.number for m in pending if isinstance(m, Dial) for t in m.targets]
 
 
+def support_ringing_phones(state: CallState, pending: Sequence[MediaCommand]) -> list[str]:
+    """The national support phones an assistance call rings now (its pending tier 2 dial)."""
+    if state.phase is not Phase.TIER2_DIALING:
+        return []
+    return [t.number for m in pending if isinstance(m, Dial) for t in m.targets]
+
+
 def listener_phones(
     state: CallState, listener: str | None, pending: Sequence[MediaCommand]
 ) -> list[str]:
-    """The phones a call is found under by a listener's console: the listener connected
-    (or the number the call is connected to), and the listeners' phones it rings."""
+    """The phones a call is found under by a console: the listener connected (or the
+    number the call is connected to), the listeners' phones it rings, and the national
+    support phones it rings."""
     phones: list[str] = []
-    for number in (listener, state.summary.connected_to, *ringing_phones(state, pending)):
+    ringing = (*ringing_phones(state, pending), *support_ringing_phones(state, pending))
+    for number in (listener, state.summary.connected_to, *ringing):
         if number and number not in phones:
             phones.append(number)
     return phones

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ivr.records.models import CallbackStatus, EscalationStatus
@@ -43,6 +43,26 @@ def local_time(value: datetime | None, tz: str = "Europe/Paris") -> str:
     if value is None:
         return ""
     return value.astimezone(ZoneInfo(tz)).strftime("%d/%m/%Y %H:%M")
+
+
+def day_text(value: date | datetime | None, tz: str = "Europe/Paris") -> str:
+    """« 23/11/2026 »: a day, or a moment's day in the given zone; empty for None."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(ZoneInfo(tz)).date()
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
+
+
+def typed_day(text: str | None) -> str:
+    """A date field's value as a person reads it: « AAAA-MM-JJ » (from a link) shown as
+    « JJ/MM/AAAA », anything else as typed."""
+    if not text:
+        return ""
+    try:
+        return day_text(date.fromisoformat(text)) if len(text) == 10 and text[4] == "-" else text
+    except ValueError:
+        return text
 
 
 def duration(seconds: float) -> str:

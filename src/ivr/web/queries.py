@@ -17,6 +17,7 @@ from ivr.records.models import (
     Escalation,
     FlaggedNumber,
     Recording,
+    SupportTicket,
 )
 from ivr.records.store import RecordStore
 
@@ -97,6 +98,38 @@ def callers_of(store: RecordStore, call_ids: list[str]) -> dict[str, str | None]
             sa.select(Call.call_id, Call.caller).where(Call.call_id.in_(call_ids))
         ).all()
     return {call_id: caller for call_id, caller in rows}
+
+
+def overflowed_calls(store: RecordStore, since: datetime, limit: int = 50) -> list[Call]:
+    """Assistance calls that reached national support and ended unanswered since ``since``,
+    without a ticket yet: newest first."""
+    ticketed = sa.select(SupportTicket.call_id).where(SupportTicket.call_id.is_not(None))
+    query = (
+        sa.select(Call)
+        .where(
+            Call.line == "assistance",
+            Call.tier_reached == "tier2",
+            sa.func.coalesce(Call.outcome, "") != "connected",
+            Call.arrived_at >= since,
+            Call.call_id.not_in(ticketed),
+        )
+        .order_by(Call.arrived_at.desc(), Call.id.desc())
+        .limit(limit)
+    )
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(session.scalars(query))
+
+
+def ticket_of_escalation(store: RecordStore, escalation_id: int) -> SupportTicket | None:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return session.scalar(
+            sa.select(SupportTicket).where(SupportTicket.escalation_id == escalation_id)
+        )
+
+
+def recorded_call(store: RecordStore, call_id: str) -> Call | None:
+    with Session(store.engine, expire_on_commit=False) as session:
+        return session.scalar(sa.select(Call).where(Call.call_id == call_id))
 
 
 def recent_calls(store: RecordStore, *, line: str, departement: str, limit: int = 20) -> list[Call]:

@@ -14,6 +14,7 @@ from ivr.web.routes import (
     sign_in,
     sisiao,
     support,
+    support_agent,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -22,6 +23,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     sisiao.router,
     referent.router,
     support.router,
+    support_agent.router,
     admin_config.router,
     reports.router,
     accounts.router,

@@ -27,7 +27,7 @@ from starlette.datastructures import FormData
 from ivr.records.models import AccountRole
 from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
-from ivr.web.formatting import duration, local_time, spaced_number
+from ivr.web.formatting import day_text, duration, local_time, spaced_number, typed_day
 from ivr.web.routes import params
 from ivr.web.security import Session, SessionCodec, same_token
 
@@ -185,6 +185,30 @@ def home_of(who: Principal) -> str:
     return "/admin"
 
 
+def nav_links(who: Principal | None) -> list[tuple[str, str, str]]:
+    """The pages the person's roles open, as (address, French label, element id)."""
+    if who is None:
+        return []
+    links: list[tuple[str, str, str]] = []
+    if who.has(AccountRole.LISTENER):
+        links.append(("/console", "Console écoutant", "nav-console"))
+    if who.has(AccountRole.REFERENT):
+        links.append(("/referent", "Référent (palier 1)", "nav-referent"))
+    if who.has(AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL):
+        links.append(("/support", "Support national", "nav-support"))
+    if who.has(AccountRole.ADMIN_NATIONAL, AccountRole.ADMIN_DEPARTEMENT):
+        links += [
+            ("/admin", "Administration", "nav-admin"),
+            ("/admin/rapport", "Rapport", "nav-rapport"),
+            ("/admin/comptes", "Comptes", "nav-comptes"),
+            ("/admin/enregistrements", "Enregistrements", "nav-enregistrements"),
+        ]
+    if who.national_admin:
+        links.append(("/admin/journal", "Journal d'audit", "nav-journal"))
+    links.append((PASSWORD_PAGE, "Mon mot de passe", "nav-mot-de-passe"))
+    return links
+
+
 def admin_deps(who: Principal) -> list[str] | None:
     """The départements an admin sees; None: every one (national admin)."""
     return None if who.national_admin else who.departements(AccountRole.ADMIN_DEPARTEMENT)
@@ -207,6 +231,8 @@ class Web:
         env = self.templates.env
         env.filters["heure"] = lambda v: local_time(v, deps.timezone)
         env.filters["duree"] = duration
+        env.filters["jour"] = lambda v: day_text(v, deps.timezone)
+        env.filters["saisie_jour"] = typed_day
         env.filters["numero"] = spaced_number
         self.codec = SessionCodec(deps.session_secret)
         self.lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
@@ -265,6 +291,8 @@ class Web:
             banner=self.safe_banner(),
             static=self.deps.static_url.rstrip("/"),
             roles=AccountRole,
+            nav=nav_links(who),
+            current_path=request.url.path,
         )
         response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
         response.headers["Cache-Control"] = "no-store"

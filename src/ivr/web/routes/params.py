@@ -5,8 +5,9 @@ Every integer a URL carries (a call-back, an escalation, a recording) is a datab
 the database stores never reaches it (SQLite raised ``OverflowError``, a 500). FastAPI's
 validation error (English JSON) is turned by ``ConsoleRoute`` into ``invalid_response``: a
 French 404 page when the path names nothing that can exist, a 422 for a query parameter.
-``day`` reads a date a person may type in a URL (a report's week) within ``FIRST_DAY`` and
-``LAST_DAY``: beyond them, date arithmetic and time zones overflow.
+``day`` reads a date a person may type (« JJ/MM/AAAA ») or a URL carries (a report's
+week) within ``FIRST_DAY`` and ``LAST_DAY``: beyond them, date arithmetic and time zones
+overflow.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Annotated
 
 from fastapi import Path
 from fastapi.exceptions import RequestValidationError
+
+from ivr.records.periods import read_day
 
 MAX_ID = 2**63 - 1
 FIRST_DAY = date(2000, 1, 1)
@@ -33,14 +36,15 @@ class DayError(ValueError):
 
 
 def day(text: str) -> date:
-    """``AAAA-MM-JJ`` between ``FIRST_DAY`` and ``LAST_DAY``; else ``DayError``."""
+    """``JJ/MM/AAAA`` (or ``AAAA-MM-JJ``) between ``FIRST_DAY`` and ``LAST_DAY``; else
+    ``DayError``."""
     try:
-        value = date.fromisoformat(text.strip())
+        value = read_day(text)
     except ValueError:
-        raise DayError(f"« {text[:40]} » n'est pas une date (AAAA-MM-JJ attendu).") from None
+        raise DayError(f"« {text[:40]} » n'est pas une date (JJ/MM/AAAA attendu).") from None
     if not FIRST_DAY <= value <= LAST_DAY:
         raise DayError(
-            f"La date {value.isoformat()} est hors des limites "
+            f"La date {value.day:02d}/{value.month:02d}/{value.year:04d} est hors des limites "
             f"({FIRST_DAY.year} à {LAST_DAY.year})."
         )
     return value

@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from ivr.records import tickets
+from ivr.records.models import AccountRole
 from ivr.web import throttle
 from ivr.web.accounts import (
     AccountError,
@@ -18,6 +20,7 @@ from ivr.web.accounts import (
     load_principal,
     record_sign_in,
 )
+from ivr.web.formatting import spaced_number
 from ivr.web.routes.checks import (
     EVERYONE,
     AnonymousPostDep,
@@ -37,6 +40,7 @@ from ivr.web.routes.common import (
     see_other,
     text,
 )
+from routing.phone import InvalidPhoneNumberError, normalize_number
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -91,11 +95,25 @@ async def login(posted: AnonymousPostDep) -> Response:
     previous = web.read_session(request)
     if previous is not None and previous.sid:  # signing in again: the old session ends
         await web.db(close_session, web.deps.records, previous.sid)
+    flash = await post_at_sign_in(web, who, field(form, "poste"))
     if who.must_change_password:
         next_url = PASSWORD_PAGE
-    response = see_other(safe_next(next_url) or home_of(who))
+    response = see_other(safe_next(next_url) or home_of(who), flash)
     web.set_cookie(response, await web.signed_in(who))
     return response
+
+
+async def post_at_sign_in(web: Web, who: Principal, typed: str) -> str | None:
+    """A national support agent's post typed at sign-in: they work on it, available (the
+    notice their home page shows; None when nothing was typed or the role has no post)."""
+    if not typed or not who.has(AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL):
+        return None
+    try:
+        phone = normalize_number(typed)
+    except (InvalidPhoneNumberError, ValueError):
+        return "Poste non retenu : le numéro saisi n'est pas un numéro de téléphone valide."
+    await web.db(tickets.set_agent, web.deps.records, who.login, phone, "available")
+    return f"Vous êtes disponible sur le poste {spaced_number(phone)}."
 
 
 def safe_next(next_url: str) -> str:

@@ -10,11 +10,14 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
+from ivr.records.periods import read_day
 from ivr.web.routes.checks import ListenerForm, ListenerJson
 from ivr.web.routes.common import MAX_LOOKUPS_REMEMBERED, ConsoleRoute, JsonRefusalError, see_other
 from ivr.web.routes.listener import ListenerDepForm, ListenerPost, listener_dep
 from sisiao_link.lookup import LookupResult, LookupState, UnknownLookupError
 from sisiao_link.port import Composition, NouvelleDemandeUrgence, NouvellePersonne, Sexe
+
+OLDEST_BIRTH = date(1900, 1, 1)
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -103,7 +106,7 @@ def demande_from(posted: ListenerPost) -> NouvelleDemandeUrgence:
         nouvelle_personne=NouvellePersonne(
             nom=posted.field("nom"),
             prenom=posted.field("prenom"),
-            date_naissance=date.fromisoformat(birth) if birth else None,
+            date_naissance=read_day(birth) if birth else None,
             sexe=Sexe(sexe) if sexe else None,
             telephone=posted.field("telephone") or None,
         ),
@@ -117,6 +120,17 @@ def demande_from(posted: ListenerPost) -> NouvelleDemandeUrgence:
 async def create_request(posted: ListenerDepForm) -> Response:
     ctx = posted.ctx
     back = f"/console?dep={posted.departement}"
+    birth = posted.field("date_naissance")
+    try:
+        born = read_day(birth) if birth else None
+    except ValueError:
+        born = None
+    if birth and (born is None or not OLDEST_BIRTH <= born <= ctx.deps.clock().date()):
+        return see_other(
+            back,
+            f"Date de naissance « {birth[:40]} » invalide : saisissez-la en JJ/MM/AAAA "
+            "(par exemple 05/03/1980). La demande n'a pas été créée.",
+        )
     try:
         demande = demande_from(posted)
     except (ValidationError, ValueError):
