@@ -61,6 +61,21 @@ def test_rows_are_ordered_by_rank_and_emptied_or_removed_rows_dropped(
     assert rows_shown(values, "referent") == [0, 1, 2, 3, 4, 5]
 
 
+def test_a_form_sent_back_with_its_empty_rows_shows_two_empty_rows_still(
+    config: RoutingConfig,
+) -> None:
+    # The form of the 91 as a browser posts it: its three referents, two empty rows, and
+    # an unchecked « Retirer » (absent); each « Vérifier » must not add two more rows.
+    values = form_values(config.departements["91"])
+    for i in (3, 4):
+        values.update({f"referent-{i}-ordre": "", f"referent-{i}-nom": " "})
+        values[f"referent-{i}-numero"] = ""
+    assert rows_shown(values, "referent") == [0, 1, 2, 3, 4]
+    values["referent-4-numero"] = "01 99 00 09 55"  # a filled last row stays, two follow
+    assert rows_shown(values, "referent") == [0, 1, 2, 3, 4, 5, 6]
+    assert rows_shown({"exception-0-date": ""}, "exception") == [0, 1]
+
+
 @pytest.mark.parametrize(
     ("path", "field"),
     [

@@ -91,10 +91,18 @@ def row_indices(values: Mapping[str, str], prefix: str) -> list[int]:
 
 
 def rows_shown(values: Mapping[str, str], prefix: str) -> list[int]:
-    """The rows a page shows: those of the form, then ``EXTRA_ROWS`` empty ones."""
+    """The rows a page shows: those of the form up to its last filled one, then
+    ``EXTRA_ROWS`` empty ones (the empty rows a posted form sends back are not kept: each
+    « Vérifier » would add two more)."""
     rows = row_indices(values, prefix)
+    while rows and not _filled(values, f"{prefix}-{rows[-1]}-"):
+        rows.pop()
     start = rows[-1] + 1 if rows else 0
     return [*rows, *range(start, start + EXTRA_ROWS)]
+
+
+def _filled(values: Mapping[str, str], head: str) -> bool:
+    return any(value.strip() for key, value in values.items() if key.startswith(head))
 
 
 # --------------------------------------------------------------------------- form → section
