@@ -7,6 +7,7 @@ no lock. Every identifier the call chooses embeds the call id.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Mapping
 from typing import TYPE_CHECKING, Any
@@ -78,6 +79,7 @@ class AriCall:
         self.caller = caller
         self.exten = called  # the number as the dialplan saw it (for the fallback context)
         self.mailbox: deque[Item] = deque()
+        self.posted: deque[float] = deque()  # when each mailbox item arrived (monotonic)
         self.busy = False
         self.wait = Wait.STARTING
         self.generation = 0  # bumped by every new batch: an older batch stops where it is
@@ -105,6 +107,7 @@ class AriCall:
 
     def post(self, item: Item) -> None:
         self.mailbox.append(item)
+        self.posted.append(time.monotonic())
         if not self.busy:
             self.busy = True
             self.t.spawn(self._drain())
@@ -113,6 +116,7 @@ class AriCall:
         try:
             while self.mailbox:
                 kind, data = self.mailbox.popleft()
+                posted = self.posted.popleft()
                 if self.ended and kind != "forget":
                     continue
                 try:
@@ -120,6 +124,8 @@ class AriCall:
                 except Exception:
                     log.exception("call %s: %s failed", self.call_id, kind)
                     await self._fail_safe()
+                if kind == "event" and self.t.on_event_handled is not None:
+                    self.t.on_event_handled(time.monotonic() - posted)
                 if self.t.snapshots is not None and not self.ended:
                     await self._save_snapshot()
         finally:

@@ -6,6 +6,7 @@ from ivr.web.routes import (
     accounts,
     admin_config,
     listener,
+    metrics,
     recordings,
     referent,
     reports,
@@ -24,6 +25,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     accounts.router,
     recordings.router,
+    metrics.router,
 )
 
 __all__ = ["ROUTERS"]
