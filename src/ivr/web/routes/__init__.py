@@ -12,6 +12,7 @@ from ivr.web.routes import (
     reports,
     sign_in,
     sisiao,
+    supervision,
     support,
 )
 
@@ -26,6 +27,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     accounts.router,
     recordings.router,
     metrics.router,
+    supervision.router,
 )
 
 __all__ = ["ROUTERS"]
