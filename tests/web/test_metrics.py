@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import AsyncIterator
 
 import httpx
@@ -15,7 +17,7 @@ from ivr.records.writer import WriterStats
 from ivr.runtime.live_state import Presence
 from ivr.web.metrics import AriStatus, MetricsProbe, ServiceMetrics
 from routing.config import RoutingConfig
-from tests.web.conftest import CALLER, LINE_115_91, LISTENER_PHONE, World
+from tests.web.conftest import CALLER, LINE_115_91, LISTENER_PHONE, REPO, World
 
 Setup = tuple[World, FastAPI]
 TOKEN = "a-metrics-token-of-some-length"
@@ -145,3 +147,22 @@ def test_loopback_addresses() -> None:
     assert metrics.authorized("10.0.0.1", None) == 403
     assert metrics.authorized(None, None) == 403
     assert metrics.authorized("not an address", None) == 403
+
+
+async def test_the_grafana_dashboard_reads_only_metrics_the_service_exposes(
+    world: Setup, config: RoutingConfig
+) -> None:
+    metrics = install(world[0], config)
+    metrics.observe_webhook("/voice", 0.01)
+    await metrics.refresh()
+    families = list(text_string_to_metric_families(metrics.render().decode()))
+    exposed = {f.name for f in families} | {s.name for f in families for s in f.samples}
+    dashboard = json.loads((REPO / "deploy" / "grafana" / "ivr-115-siao.json").read_text())
+    used = {
+        name
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        for name in re.findall(r"\bivr_[a-z0-9_]+", target["expr"])
+    }
+    assert used
+    assert used <= exposed, used - exposed
