@@ -3,12 +3,16 @@ SQLite and PostgreSQL: the small-scale version of ``bench/bench_reports.py``'s c
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from ivr.records.indicators import Figures, Indicators, IndicatorService, TrendPoint
+from ivr.records.models import ReportWait
 from ivr.records.periods import Period, parse_scope
 from ivr.records.rollups import RollupIndicatorService, days_between, rollable
 from ivr.records.store import CallRecord, RecordStore
@@ -115,3 +119,63 @@ def test_given_a_late_call_in_a_rolled_day_then_that_day_is_read_again(
     after = fast.indicators(NOVEMBER, national)
     assert after.total.received > before
     same_indicators(naive.indicators(NOVEMBER, national), after)
+
+
+def test_given_a_call_written_while_rolling_up_then_the_days_are_not_marked(
+    store: RecordStore, clock: Clock, traffic: list[CallRecord], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock.now = datetime(2026, 12, 20, 12, tzinfo=UTC)
+    fast = RollupIndicatorService(store, tz_of, clock)
+    read = fast.call_figures
+    at = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    late = replace(
+        traffic[0],
+        call_id="written-meanwhile",
+        arrived_at=at,
+        ended_at=at + timedelta(minutes=1),
+        answered_at=None,
+        outcome="message",
+        events=(),
+    )
+
+    def reading_while_a_call_is_written(*args: Any) -> Iterator[Any]:
+        store.write([late])  # committed after the count, before the roll-up is written
+        yield from read(*args)
+
+    monkeypatch.setattr(fast, "call_figures", reading_while_a_call_is_written)
+    assert fast.rollups.refresh(date(2026, 11, 20), date(2026, 11, 30)) == 0
+    assert fast.rollups.rolled(date(2026, 11, 20), date(2026, 11, 30)) == set()
+    monkeypatch.undo()
+    assert fast.rollups.refresh(date(2026, 11, 20), date(2026, 11, 30)) == 11
+
+
+def test_given_equal_waits_then_the_histogram_counts_them_and_the_quantiles_agree(
+    store: RecordStore, clock: Clock
+) -> None:
+    at = datetime(2026, 11, 10, 9, tzinfo=UTC)
+    calls = [
+        CallRecord(
+            f"same-{n}",
+            "115",
+            "93",
+            None,
+            "+33353010930",
+            at + timedelta(minutes=n),
+            at + timedelta(minutes=n, seconds=wait + 60),
+            answered_at=at + timedelta(minutes=n, seconds=wait),
+            outcome="connected",
+        )
+        for n, wait in enumerate([30, 30, 30, 30, 30, 30, 30, 200, 500, 12])
+    ]
+    store.write(calls)
+    clock.now = datetime(2026, 12, 20, 12, tzinfo=UTC)
+    week = Period("semaine", date(2026, 11, 9), date(2026, 11, 15))
+    national = SCOPES[0]
+    naive = IndicatorService(store, tz_of).indicators(week, national)
+    fast = RollupIndicatorService(store, tz_of, clock)
+    same_indicators(naive, fast.indicators(week, national))
+    total = fast.indicators(week, national).total
+    assert (total.wait_median, total.wait_p90, total.wait_max) == (30.0, 200.0, 500.0)
+    with store.engine.connect() as conn:
+        rows = conn.execute(sa.select(ReportWait.wait_s, ReportWait.calls)).all()
+    assert sorted(rows) == [(12.0, 1), (30.0, 7), (200.0, 1), (500.0, 1)]

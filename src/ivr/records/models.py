@@ -322,7 +322,8 @@ class AuditEntry(Base):
 
 
 class ReportRollupDay(Base):
-    """A local day whose calls are rolled up (``report_rollups``, ``report_waits``): only
+    """A local day whose calls are rolled up (``report_rollups``, ``report_hours``,
+    ``report_waits``): only
     the days listed here are read from the roll-ups, the others from ``calls``. Writing a
     call deletes the rows of the days it may change (``ivr.records.rollups``)."""
 
@@ -334,7 +335,7 @@ class ReportRollupDay(Base):
 
 
 class ReportRollup(Base):
-    """The call counters of one local day, département, line, reason and local hour."""
+    """The call counters of one local day, département, line and reason."""
 
     __tablename__ = "report_rollups"
     __table_args__ = (sa.Index("ix_report_rollups_departement_day", "departement", "day"),)
@@ -343,6 +344,28 @@ class ReportRollup(Base):
     departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)  # "": unknown
     line: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "": none
+    received: Mapped[int]
+    answered: Mapped[int]
+    abandoned: Mapped[int]
+    abandoned_menu: Mapped[int]
+    abandoned_queue: Mapped[int]
+    abandoned_ringing: Mapped[int]
+    deterred: Mapped[int]
+    lro: Mapped[int]
+    callbacks_offered: Mapped[int]
+    repeat_24h: Mapped[int]
+    repeat_7d: Mapped[int]
+    talk_s: Mapped[float] = mapped_column(sa.Float())
+
+
+class ReportHour(Base):
+    """The call counters of one local day, département and local hour (by hour of day)."""
+
+    __tablename__ = "report_hours"
+    __table_args__ = (sa.Index("ix_report_hours_departement_day", "departement", "day"),)
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
     hour: Mapped[int] = mapped_column(sa.SmallInteger(), primary_key=True)
     received: Mapped[int]
     answered: Mapped[int]
@@ -359,8 +382,8 @@ class ReportRollup(Base):
 
 
 class ReportWait(Base):
-    """How many answered calls of a roll-up group waited exactly ``wait_s`` seconds: the
-    waits' quantiles are read from it without reading the calls."""
+    """How many answered calls of a local day, département, line, reason and hour waited
+    exactly ``wait_s`` seconds: the waits' quantiles are read from it, not from the calls."""
 
     __tablename__ = "report_waits"
     __table_args__ = (sa.Index("ix_report_waits_departement_day", "departement", "day"),)

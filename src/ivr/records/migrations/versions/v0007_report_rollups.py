@@ -1,7 +1,8 @@
-"""Report roll-ups: call counters per local day, département, line, reason and hour
-(``report_rollups``), the answered calls' waits (``report_waits``) and the days rolled up
-(``report_rollup_days``), so that a national monthly report reads thousands of rows, not
-the month's calls (docs/reporting.md, "Roll-ups").
+"""Report roll-ups: call counters per local day, département, line and reason
+(``report_rollups``) and per local day, département and hour (``report_hours``), the
+answered calls' waits (``report_waits``) and the days rolled up (``report_rollup_days``),
+so that a national monthly report reads thousands of rows, not the month's calls
+(docs/reporting.md, "Roll-ups").
 
 Revision ID: v0007
 Revises: v0005 (v0006 is added on another branch; the chain is set at merge)
@@ -9,6 +10,8 @@ Create Date: 2026-12-07
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,13 +36,21 @@ COUNTERS = (
 )
 
 
-def _group() -> list[sa.Column[object]]:
+def _group(*names: str) -> list[sa.Column[Any]]:
+    types: dict[str, Any] = {
+        "day": sa.Date(),
+        "departement": sa.String(3),
+        "line": sa.String(16),
+        "reason": sa.String(64),
+        "hour": sa.SmallInteger(),
+    }
+    return [sa.Column(name, types[name], nullable=False) for name in names]
+
+
+def _counters() -> list[sa.Column[Any]]:
     return [
-        sa.Column("day", sa.Date(), nullable=False),
-        sa.Column("departement", sa.String(3), nullable=False),
-        sa.Column("line", sa.String(16), nullable=False),
-        sa.Column("reason", sa.String(64), nullable=False),
-        sa.Column("hour", sa.SmallInteger(), nullable=False),
+        *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS),
+        sa.Column("talk_s", sa.Float(), nullable=False),
     ]
 
 
@@ -53,17 +64,21 @@ def upgrade() -> None:
     )
     op.create_table(
         "report_rollups",
-        *_group(),
-        *(sa.Column(name, sa.Integer(), nullable=False) for name in COUNTERS),
-        sa.Column("talk_s", sa.Float(), nullable=False),
-        sa.PrimaryKeyConstraint(
-            "day", "departement", "line", "reason", "hour", name="pk_report_rollups"
-        ),
+        *_group("day", "departement", "line", "reason"),
+        *_counters(),
+        sa.PrimaryKeyConstraint("day", "departement", "line", "reason", name="pk_report_rollups"),
     )
     op.create_index("ix_report_rollups_departement_day", "report_rollups", ["departement", "day"])
     op.create_table(
+        "report_hours",
+        *_group("day", "departement", "hour"),
+        *_counters(),
+        sa.PrimaryKeyConstraint("day", "departement", "hour", name="pk_report_hours"),
+    )
+    op.create_index("ix_report_hours_departement_day", "report_hours", ["departement", "day"])
+    op.create_table(
         "report_waits",
-        *_group(),
+        *_group("day", "departement", "line", "reason", "hour"),
         sa.Column("wait_s", sa.Float(), nullable=False),
         sa.Column("calls", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint(
@@ -76,6 +91,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_report_waits_departement_day", table_name="report_waits")
     op.drop_table("report_waits")
+    op.drop_index("ix_report_hours_departement_day", table_name="report_hours")
+    op.drop_table("report_hours")
     op.drop_index("ix_report_rollups_departement_day", table_name="report_rollups")
     op.drop_table("report_rollups")
     op.drop_table("report_rollup_days")
