@@ -1,18 +1,18 @@
 """Report roll-ups: the indicators of a period read from per-day aggregates instead of the
 period's calls, with the same figures (docs/reporting.md, "Roll-ups").
 
-A local day is rolled up once it is over (``SETTLE`` after its end in UTC): its calls are
-read once, through the same per-call code as ``IndicatorService`` (local day and hour,
-repeat calls, abandon phases), and summed per département, line, reason and local hour
-(``report_rollups``); the answered calls' waits are kept as a histogram of exact values
-(``report_waits``), so that the median and the 90th percentile stay the nearest-rank
-values of the calls themselves. ``report_rollup_days`` lists the days rolled up.
+A local day is rolled up once it is over everywhere (``rollable``): its calls are read once,
+through the same per-call code as ``IndicatorService`` (local day and hour, repeat calls,
+abandon phases), and summed per département, line and reason (``report_rollups``) and per
+département and local hour (``report_hours``); the answered calls' waits are kept as a
+histogram of exact values (``report_waits``), so that the median and the 90th percentile
+stay the nearest-rank values of the calls themselves. ``report_rollup_days`` lists the days
+rolled up.
 
-Writing a call (``RecordStore.write``, ``invalidate_rollups``) deletes the marks of the
-days it may change (its own, and the 7 days after it, for repeat calls): those days are read
-from ``calls`` again
-until they are rolled up anew. A period mixes both: rolled days from the roll-ups, the
-others (today, yesterday, a day a late call changed) from the calls.
+Writing a call (``RecordStore.write``, ``invalidate_rollups``) deletes the marks of the days
+it may change (its own, and the days after it, for repeat calls): those days are read from
+``calls`` again until they are rolled up anew. A period mixes both: rolled days from the
+roll-ups, the others (today, yesterday, a day a late call changed) from the calls.
 """
 
 from __future__ import annotations
