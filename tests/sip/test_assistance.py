@@ -15,6 +15,8 @@ import pytest
 
 from tests.sip.lab import (
     ASSISTANCE,
+    CALLER_PORT,
+    INBAND_CALLER_PORT,
     REFERENT_PORT,
     Ari,
     LabAsterisk,
@@ -87,17 +89,19 @@ def run_assistance_call(
         "caller", work, lab, ASSISTANCE, CALLER, caller_rtp.port,
         hangup_after_ms=int((opening_s + 25 + TALK_S) * 1000) if caller_hangs_up else 600_000,
         scenario=scenario, extra=extra,
+        port=INBAND_CALLER_PORT if keys == "inband" else CALLER_PORT,
     ).start()  # fmt: skip
     try:
         answered = caller_rtp.wait_first_packet(timeout=20)
         # The caller listens to the whole opening, then types.
         time.sleep(max(0.0, answered + opening_s + 1.0 - time.monotonic()))
         heard = caller_rtp.samples_between(answered - 0.1, answered + opening_s + 0.9)
-        if keys == "rfc4733":
-            caller_rtp.send_rfc4733("75")
+        if keys in ("rfc4733", "inband"):
+            send = caller_rtp.send_rfc4733 if keys == "rfc4733" else caller_rtp.send_inband
+            send("75")
             caller_rtp.wait_idle()
             time.sleep(1.5)  # the reason menu starts; its prompt stops at the key
-            caller_rtp.send_rfc4733("1")
+            send("1")
         referent_rtp.wait_first_packet(timeout=40)  # the referent answered: bridged
         bridged_at = time.monotonic()
         caller_rtp.talk()
@@ -183,4 +187,13 @@ def test_given_keys_as_sip_info_then_departement_and_reason_are_taken(
     # SIP INFO (application/dtmf-relay) on the operator trunk, whose dtmf_mode is rfc4733:
     # Asterisk takes INFO keys whatever dtmf_mode says.
     result = run_assistance_call(lab, ari, service, work, caller_hangs_up=False, keys="info")
+    check_call(lab, result)
+
+
+def test_given_inband_trunk_when_keys_are_tones_then_departement_and_reason_are_taken(
+    lab: LabAsterisk, ari: Ari, service: Service, work: Path
+) -> None:
+    # The lab's operator-inband endpoint (dtmf_mode = inband, identified by port 5072): the
+    # keys are the two frequencies of each key in the A-law audio; Asterisk's DSP hears them.
+    result = run_assistance_call(lab, ari, service, work, caller_hangs_up=False, keys="inband")
     check_call(lab, result)
