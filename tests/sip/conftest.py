@@ -30,12 +30,15 @@ def lab() -> LabAsterisk:
 
 
 @pytest.fixture(scope="session")
-def ari(lab: LabAsterisk) -> Ari:
+def ari(lab: LabAsterisk) -> Iterator[Ari]:
     ari = Ari(lab)
-    channels, bridges = ari.wait_empty(timeout=1)
-    if channels or bridges:
-        pytest.fail(f"the lab Asterisk is not idle: channels {channels}, bridges {bridges}")
-    return ari
+    try:
+        channels, bridges = ari.wait_empty(timeout=1)
+        if channels or bridges:
+            pytest.fail(f"the lab Asterisk is not idle: channels {channels}, bridges {bridges}")
+        yield ari
+    finally:
+        ari.close()
 
 
 @pytest.fixture(scope="module")

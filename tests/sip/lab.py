@@ -86,6 +86,9 @@ class Ari:
     def __init__(self, lab: LabAsterisk) -> None:
         self.http = lab.client()
 
+    def close(self) -> None:
+        self.http.close()
+
     def channels(self) -> list[dict[str, Any]]:
         response = self.http.get("/channels")
         response.raise_for_status()
@@ -108,15 +111,6 @@ class Ari:
         response.raise_for_status()
         return response.content
 
-    def apps(self) -> list[str]:
-        response = self.http.get("/applications")
-        response.raise_for_status()
-        return [a["name"] for a in response.json()]
-
-    def app_connected(self, app: str) -> bool:
-        response = self.http.get(f"/applications/{app}")
-        return response.status_code == 200
-
     def wait_empty(self, timeout: float = 15.0) -> tuple[list[str], list[str]]:
         """Wait until Asterisk holds no channel and no bridge; what is left otherwise."""
         deadline = time.monotonic() + timeout
@@ -138,11 +132,10 @@ def lab_routing(out: Path) -> Path:
     every_day = {d: ["00:00-24:00"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     national = data["national"]
     national["assistance"]["recording"] = "all"
-    national["support"]["hours"] = {"weekly": every_day}
-    national["support"]["closed_on_public_holidays"] = False
+    always = {"weekly": every_day, "closed_on_public_holidays": False}
+    national["support"]["hours"] = always
     for dep in data["departements"].values():
-        dep["assistance"]["hours"] = {"weekly": every_day}
-        dep["assistance"]["closed_on_public_holidays"] = False
+        dep["assistance"]["hours"] = always
     out.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     return out
 
@@ -162,6 +155,14 @@ class Service:
         response.raise_for_status()
         result: dict[str, Any] = response.json()
         return result
+
+    def ari_connected(self) -> bool:
+        """The service holds the application's websocket (its ``/healthz`` says so)."""
+        try:
+            health = httpx.get(f"{self.url}/healthz", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return False
+        return bool((health.get("ari") or {}).get("connected"))
 
     def log_text(self) -> str:
         return self.log.read_text(errors="replace")
@@ -192,9 +193,8 @@ def running_service(
         )  # fmt: skip
     service = Service(port, process, log)
     try:
-        ari = Ari(lab)
         deadline = time.monotonic() + 60
-        while not ari.app_connected("ivr"):
+        while not service.ari_connected():
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the service did not connect to ARI:\n{service.log_text()}")
             time.sleep(0.3)
@@ -248,6 +248,28 @@ class Sipp:
             message = f"SIPp {self.name} still running after {timeout} s:\n{self.tail()}"
             raise AssertionError(message) from exc
 
+    def ended_dialogs(self) -> int:
+        """Dialogs this SIPp saw end: a 200 OK to a BYE, sent or received."""
+        return len(
+            re.findall(r"^SIP/2\.0 200 OK\r?\n(?:.+\r?\n)*?CSeq: *\d+ BYE", self.messages(), re.M)
+        )
+
+    def wait_ended(self, timeout: float, dialogs: int = 1) -> None:
+        """Wait until ``dialogs`` calls ended (BYE answered), then stop this SIPp. For a
+        SIPp answering calls, which Asterisk also sends out-of-dialog OPTIONS (qualify):
+        SIPp counts each as a call, so ``-m`` cannot say when the real call is over."""
+        deadline = time.monotonic() + timeout
+        while self.ended_dialogs() < dialogs:
+            if time.monotonic() > deadline or (
+                self.process is not None and self.process.poll() is not None
+            ):
+                self.stop()
+                raise AssertionError(
+                    f"SIPp {self.name}: no call ended in {timeout} s\n{self.tail()}"
+                )
+            time.sleep(0.1)
+        self.stop()
+
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGUSR1)  # SIPp: stop placing/taking calls
@@ -289,15 +311,14 @@ def header(message: str, name: str) -> str | None:
     return None
 
 
-def uas(
-    name: str, work: Path, port: int, rtp_port: int, hangup_after_ms: int, calls: int = 1
-) -> Sipp:
-    """A phone (or the operator's far end) answering ``calls`` calls: person.xml."""
+def uas(name: str, work: Path, port: int, rtp_port: int, hangup_after_ms: int) -> Sipp:
+    """A phone (or the operator's far end) answering calls with person.xml until stopped
+    (``Sipp.wait_ended``); ``-aa`` answers Asterisk's OPTIONS (qualify)."""
     return Sipp(
         name, work,
         ["-sf", str(SCENARIOS / "person.xml"), "-i", HOST, "-p", str(port),
          "-mp", str(30000 + port), "-set", "rtp_port", str(rtp_port),
-         "-d", str(hangup_after_ms), "-m", str(calls), "-aa"],
+         "-d", str(hangup_after_ms), "-aa"],
     )  # fmt: skip
 
 

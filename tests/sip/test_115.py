@@ -64,7 +64,7 @@ def test_given_no_listener_when_115_called_then_lro_over_the_trunk_with_caller_n
         lro_rtp.wait_first_packet(timeout=40)
         lro_rtp.talk()
         answered = time.monotonic()
-        assert lro.wait(timeout=30) == 0, lro.tail()
+        lro.wait_ended(timeout=30)
         assert call.wait(timeout=15) == 0, call.tail()
     finally:
         call.stop()
@@ -95,7 +95,7 @@ def test_given_listener_phone_available_when_115_called_then_bridged_and_recorde
         listener_rtp.wait_first_packet(timeout=40)
         bridged = time.monotonic()
         listener_rtp.talk()
-        assert listener.wait(timeout=30) == 0, listener.tail()
+        listener.wait_ended(timeout=30)
         assert call.wait(timeout=15) == 0, call.tail()
     finally:
         call.stop()
@@ -140,8 +140,8 @@ def test_given_callback_then_listener_rung_then_person_sees_0800112112_in_from_a
     try:
         listener_rtp.talk()
         person_rtp.talk()
-        assert person.wait(timeout=60) == 0, person.tail()
-        assert listener.wait(timeout=15) == 0, listener.tail()
+        person.wait_ended(timeout=60)
+        listener.wait_ended(timeout=15)
         placing.join(timeout=30)
     finally:
         listener.stop()
