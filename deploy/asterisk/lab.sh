@@ -275,6 +275,9 @@ write_config() {
     override "$CONF/pjsip.conf" '^bind *=' "bind = $SIP_BIND"
     override "$CONF/pjsip.conf" '^contact *=' "contact = sip:$OPERATOR_PEER"
     override "$CONF/pjsip.conf" '^match *=' "match = $OPERATOR_PEER,${OPERATOR_PEER%:*}:$((${OPERATOR_PEER##*:} + 1))"
+    # The operator's far end is a SIPp that the tests start and stop: not qualified, or the
+    # trunk would be "Unreachable" (calls refused at once) for up to 30 s after each start.
+    override "$CONF/pjsip.conf" '^qualify_frequency *=' "qualify_frequency = 0" "/^contact *=/,/^\\[/"
     # The example phones (ecoutant-75-1, referent-75-1) register with the lab's password.
     override "$CONF/pjsip.conf" '^password *= *CHANGE-ME' "password = $PHONE_PASSWORD"
     printf '\n; Lab only\n#include lab-pjsip.conf\n' >>"$CONF/pjsip.conf"

@@ -136,6 +136,8 @@ def lab_routing(out: Path) -> Path:
     national["support"]["hours"] = always
     for dep in data["departements"].values():
         dep["assistance"]["hours"] = always
+    # The first referent of Paris (referent-75-1's phone) first, every call.
+    data["departements"]["75"]["assistance"]["strategy"] = "in_order"
     out.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
     return out
 
@@ -291,8 +293,9 @@ class Sipp:
                 parts.append(path.read_text(errors="replace")[-3000:])
         return "\n".join(parts)
 
-    def received_requests(self, method: str) -> list[str]:
-        """The requests of this method SIPp received, each as its text."""
+    def received_requests(self, method: str, initial: bool = True) -> list[str]:
+        """The requests of this method SIPp received, each as its text; ``initial``: only
+        those that open a dialog (no tag in To: not a re-INVITE)."""
         blocks = re.split(r"\n(?=-{10,}|\S+ message received)", self.messages())
         out = []
         for block in blocks:
@@ -300,6 +303,8 @@ class Sipp:
                 continue
             body = block.split("\n", 2)[-1].lstrip("\n")
             if body.startswith(f"{method} "):
+                if initial and "tag=" in (header(body, "To") or ""):
+                    continue
                 out.append(body)
         return out
 
