@@ -278,6 +278,9 @@ write_config() {
     # The operator's far end is a SIPp that the tests start and stop: not qualified, or the
     # trunk would be "Unreachable" (calls refused at once) for up to 30 s after each start.
     override "$CONF/pjsip.conf" '^qualify_frequency *=' "qualify_frequency = 0" "/^contact *=/,/^\\[/"
+    # Phones are SIPps that tests register and start: qualified every 2 s, so that one is
+    # reachable (PJSIP_DIAL_CONTACTS skips an "Unavailable" contact) soon after it starts.
+    override "$CONF/pjsip.conf" '^qualify_frequency *=' "qualify_frequency = 2" "/^\\[phone-aor\\]/,/^\\[/"
     # The example phones (ecoutant-75-1, referent-75-1) register with the lab's password.
     override "$CONF/pjsip.conf" '^password *= *CHANGE-ME' "password = $PHONE_PASSWORD"
     printf '\n; Lab only\n#include lab-pjsip.conf\n' >>"$CONF/pjsip.conf"

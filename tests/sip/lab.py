@@ -111,6 +111,17 @@ class Ari:
         response.raise_for_status()
         return response.content
 
+    def wait_online(self, endpoint: str, timeout: float = 20.0) -> None:
+        """Wait until Asterisk has a reachable contact for a PJSIP endpoint (qualified)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            response = self.http.get(f"/endpoints/PJSIP/{endpoint}")
+            if response.status_code == 200 and response.json().get("state") == "online":
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"PJSIP endpoint {endpoint} not online within {timeout} s")
+            time.sleep(0.2)
+
     def wait_empty(self, timeout: float = 15.0) -> tuple[list[str], list[str]]:
         """Wait until Asterisk holds no channel and no bridge; what is left otherwise."""
         deadline = time.monotonic() + timeout
@@ -251,10 +262,16 @@ class Sipp:
             raise AssertionError(message) from exc
 
     def ended_dialogs(self) -> int:
-        """Dialogs this SIPp saw end: a 200 OK to a BYE, sent or received."""
-        return len(
-            re.findall(r"^SIP/2\.0 200 OK\r?\n(?:.+\r?\n)*?CSeq: *\d+ BYE", self.messages(), re.M)
-        )
+        """Calls this SIPp took (an INVITE received) that ended: a 200 OK to their BYE, sent
+        or received. A stray BYE (a dialog of an earlier run Asterisk still closes) does
+        not count."""
+        invited = {header(m, "Call-ID") for m in self.received_requests("INVITE")}
+        ended = set()
+        for block in re.split(r"\n-{10,}", self.messages()):
+            body = block.split("\n", 2)[-1].lstrip("\n")
+            if body.startswith("SIP/2.0 200") and re.search(r"^CSeq: *\d+ BYE", body, re.M):
+                ended.add(header(body, "Call-ID"))
+        return len(ended & invited)
 
     def wait_ended(self, timeout: float, dialogs: int = 1) -> None:
         """Wait until ``dialogs`` calls ended (BYE answered), then stop this SIPp. For a

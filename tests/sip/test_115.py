@@ -86,6 +86,7 @@ def test_given_listener_phone_available_when_115_called_then_bridged_and_recorde
     caller_rtp = RtpPeer(tone_hz=CALLER_HZ)
     listener_rtp = RtpPeer(tone_hz=OTHER_HZ)
     listener = uas("listener", work, LISTENER_PORT, listener_rtp.port, 5000).start()
+    ari.wait_online("ecoutant-75-1")
     set_presence(service, "available")
     before = ari.stored_recordings()
     call = caller("caller", work, lab, PARIS_115, CALLER, caller_rtp.port, 600_000).start()
@@ -125,6 +126,7 @@ def test_given_callback_then_listener_rung_then_person_sees_0800112112_in_from_a
     listener_rtp = RtpPeer(tone_hz=CALLER_HZ)
     person_rtp = RtpPeer(tone_hz=OTHER_HZ)
     listener = uas("listener", work, LISTENER_PORT, listener_rtp.port, 600_000).start()
+    ari.wait_online("ecoutant-75-1")
     person = uas("person", work, OPERATOR_PORT, person_rtp.port, 4000).start()
     result: dict[str, object] = {}
 

@@ -76,6 +76,7 @@ def run_assistance_call(
         "referent", work, REFERENT_PORT, referent_rtp.port,
         hangup_after_ms=600_000 if caller_hangs_up else int(TALK_S * 1000),
     ).start()  # fmt: skip
+    ari.wait_online("referent-75-1")
     opening_s = sum(len(wav_samples(prompt_file(lab, p))) / 8000 for p in OPENING)
     extra: list[str] = []
     scenario = "caller.xml"
