@@ -68,6 +68,11 @@ def main() -> None:
     parser.add_argument("--asterisk-pid", type=int, required=True)
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--service-port", type=int, default=8192)
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="SIPp message traces (costly: the runs of 2026-12-07 had them on)",
+    )
     args = parser.parse_args()
     lab = LabAsterisk.from_env()
     if lab is None:
@@ -89,6 +94,7 @@ def main() -> None:
             ["-sf", str(SCENARIOS / "person.xml"), "-i", HOST, "-p", str(OPERATOR_PORT),
              "-mp", str(30000 + OPERATOR_PORT), "-set", "rtp_port", rtp_port,
              "-d", "600000", "-aa", "-max_socket", "4096"],
+            trace=args.trace,
         ).start()  # fmt: skip
         time.sleep(1)
         service_pid = service.process.pid
@@ -103,6 +109,7 @@ def main() -> None:
              "-d", str(int(args.hold * 1000)), "-r", str(args.rate), "-l", str(args.calls),
              "-m", str(args.calls), "-timeout", str(int(args.hold + 120)),
              "-max_socket", "4096"],
+            trace=args.trace,
         ).start()  # fmt: skip
         code = callers.wait(timeout=args.hold + 180)
         cpu1 = (cpu_seconds(service_pid), cpu_seconds(args.asterisk_pid), time.monotonic())

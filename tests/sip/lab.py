@@ -236,6 +236,7 @@ class Sipp:
     work: Path
     args: list[str]
     process: subprocess.Popen[bytes] | None = None
+    trace: bool = True  # every message in <name>.msg.log (costly under load)
     out: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -244,10 +245,11 @@ class Sipp:
     def start(self) -> Sipp:
         self.work.mkdir(parents=True, exist_ok=True)
         with self.out.open("wb") as out:
+            traces = ["-trace_msg", "-message_file", f"{self.name}.msg.log"] if self.trace else []
             self.process = subprocess.Popen(
-                ["sipp", *self.args, "-nostdin", "-trace_msg", "-trace_err", "-trace_stat",
-                 "-fd", "1", "-message_file", f"{self.name}.msg.log",
-                 "-error_file", f"{self.name}.err.log", "-stf", f"{self.name}.stat.csv"],
+                ["sipp", *self.args, "-nostdin", *traces, "-trace_err", "-trace_stat",
+                 "-fd", "1", "-error_file", f"{self.name}.err.log",
+                 "-stf", f"{self.name}.stat.csv"],
                 cwd=self.work, stdout=out, stderr=subprocess.STDOUT,
             )  # fmt: skip
         return self
