@@ -71,6 +71,8 @@ def test_given_no_listener_when_115_called_then_lro_over_the_trunk_with_caller_n
         lro.stop()
         caller_rtp.close()
         lro_rtp.close()
+    (work / "caller-heard.wav").write_bytes(caller_rtp.wav_bytes())
+    (work / "lro-heard.wav").write_bytes(lro_rtp.wav_bytes())
     [invite] = lro.received_requests("INVITE")
     assert invite.startswith(f"INVITE sip:{LRO_PARIS}@"), invite.splitlines()[0]
     assert CALLER in (header(invite, "From") or "")
