@@ -27,7 +27,15 @@ from starlette.datastructures import FormData
 from ivr.records.models import AccountRole
 from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
-from ivr.web.formatting import day_text, duration, local_time, spaced_number, typed_day
+from ivr.web.formatting import (
+    LINE_LABELS,
+    OUTCOME_LABELS,
+    day_text,
+    duration,
+    local_time,
+    spaced_number,
+    typed_day,
+)
 from ivr.web.routes import params
 from ivr.web.security import Session, SessionCodec, same_token
 
@@ -236,6 +244,8 @@ class Web:
         env.filters["duree"] = duration
         env.filters["jour"] = lambda v: day_text(v, deps.timezone)
         env.filters["saisie_jour"] = typed_day
+        env.filters["issue"] = lambda v: OUTCOME_LABELS.get(v or "", v or "")
+        env.filters["ligne"] = lambda v: LINE_LABELS.get(v or "", v or "")
         env.filters["numero"] = spaced_number
         self.codec = SessionCodec(deps.session_secret)
         self.lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
