@@ -292,6 +292,7 @@ class Web:
             static=self.deps.static_url.rstrip("/"),
             roles=AccountRole,
             nav=nav_links(who),
+            home=home_of(who) if who is not None else None,
             current_path=request.url.path,
         )
         response = self.templates.TemplateResponse(request, name, context, status_code=status_code)

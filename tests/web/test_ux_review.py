@@ -1,0 +1,51 @@
+"""What the browser review of the consoles found (issue #17): every page says who is
+signed in and where to go; a wrong form gets its French message next to the field."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from tests.web.conftest import World, add_people, shown, sign_in
+
+Setup = tuple[World, FastAPI]
+
+
+def text_of(page: str) -> str:
+    """The page's words without the tags, spaces collapsed."""
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+@pytest.mark.parametrize(
+    ("login", "path", "home"),
+    [
+        ("c.dupont", "/admin/journal", "/console"),
+        ("a.essonne", "/admin/journal", "/admin"),
+        ("r.leroy", "/console", "/referent"),
+    ],
+)
+async def test_given_a_refused_page_then_it_says_who_and_links_their_home(
+    browser: httpx.AsyncClient, world: Setup, login: str, path: str, home: str
+) -> None:
+    add_people(world[0].store)
+    await sign_in(browser, login)
+    response = await browser.get(path)
+    assert response.status_code == 403
+    main = shown(response).split('<main id="contenu">', 1)[1]
+    assert f"Vous êtes connecté avec l'identifiant {login}" in text_of(main)
+    assert re.search(rf'<a href="{re.escape(home)}" id="retour-accueil">[^<]+</a>', main)
+
+
+async def test_given_an_error_page_then_it_links_the_persons_home(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    await sign_in(browser, "a.essonne")
+    response = await browser.get("/admin/comptes/personne")
+    assert response.status_code == 404
+    main = shown(response).split('<main id="contenu">', 1)[1]
+    assert "Vous êtes connecté avec l'identifiant a.essonne" in text_of(main)
+    assert '<a href="/admin" id="retour-accueil">' in main
