@@ -49,3 +49,26 @@ async def test_given_an_error_page_then_it_links_the_persons_home(
     main = shown(response).split('<main id="contenu">', 1)[1]
     assert "Vous êtes connecté avec l'identifiant a.essonne" in text_of(main)
     assert '<a href="/admin" id="retour-accueil">' in main
+
+
+async def test_given_a_wrong_password_then_an_error_and_the_login_typed_is_kept(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    page = await browser.get("/connexion")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf is not None
+    response = await browser.post(
+        "/connexion",
+        data={"login": "c.dupont", "password": "pas le bon", "csrf": csrf.group(1)},
+    )
+    assert response.status_code == 401
+    page_text = shown(response)
+    assert re.search(
+        r'<p class="errors" role="alert"[^>]*>Identifiant ou mot de passe incorrect\.</p>',
+        page_text,
+    )
+    assert re.search(r'<input id="login" name="login" value="c.dupont"', page_text)
+    assert "pas le bon" not in page_text
+    signed_out = await browser.get("/console")
+    assert re.search(r'<p class="info" role="status"[^>]*>Connectez-vous', shown(signed_out))

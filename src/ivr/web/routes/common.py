@@ -308,8 +308,17 @@ class Web:
             return "État de SI SIAO inconnu (le suivi des incidents ne répond pas)."
 
     def sign_in_page(
-        self, request: Request, status_code: int, message: str | None = None, next_url: str = ""
+        self,
+        request: Request,
+        status_code: int,
+        message: str | None = None,
+        next_url: str = "",
+        *,
+        login: str = "",
+        error: bool = False,
     ) -> HTMLResponse:
+        """The sign-in page with its notice, or its error (``error``: a refused attempt,
+        the ``login`` typed kept; never the password)."""
         session = self.read_session(request)
         if session is None or session.login is not None:
             session = self.anonymous()
@@ -320,6 +329,8 @@ class Web:
             status_code=status_code,
             message=message,
             next_url=next_url,
+            typed_login=login,
+            error=error,
         )
         self.set_cookie(response, session)
         return response
