@@ -71,4 +71,4 @@ async def test_given_a_wrong_password_then_an_error_and_the_login_typed_is_kept(
     assert re.search(r'<input id="login" name="login" value="c.dupont"', page_text)
     assert "pas le bon" not in page_text
     signed_out = await browser.get("/console")
-    assert re.search(r'<p class="info" role="status"[^>]*>Connectez-vous', shown(signed_out))
+    assert re.search(r'<p class="info" role="alert"[^>]*>Connectez-vous', shown(signed_out))
