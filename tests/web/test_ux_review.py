@@ -9,7 +9,9 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.web.conftest import World, add_people, shown, sign_in
+from ivr.records.models import AccountRole
+from ivr.web import create_account
+from tests.web.conftest import PASSWORD, World, add_people, shown, sign_in
 
 Setup = tuple[World, FastAPI]
 
@@ -72,3 +74,22 @@ async def test_given_a_wrong_password_then_an_error_and_the_login_typed_is_kept(
     assert "pas le bon" not in page_text
     signed_out = await browser.get("/console")
     assert re.search(r'<p class="info" role="alert"[^>]*>Connectez-vous', shown(signed_out))
+
+
+async def test_given_a_referents_escalation_then_the_inbox_names_the_referent(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    create_account(
+        w.store, "r.martin", PASSWORD, [(AccountRole.REFERENT, "91")], display_name="Rémi Martin"
+    )
+    w.store.escalate(reason_code="rgpd", by="r.martin", note="Effacement", departement="91")
+    await sign_in(browser, "s.national")
+    page = shown(await browser.get("/support"))
+    assert '<td><span title="identifiant r.martin">Rémi Martin</span></td>' in page
+    assert "<td>r.martin</td>" not in page
+    (ticket,) = re.findall(r'<a href="/support/fiches/(\d+)">', page)
+    detail = text_of(shown(await browser.get(f"/support/fiches/{ticket}")))
+    assert "par Rémi Martin" in detail
+    assert "par r.martin" not in detail

@@ -414,6 +414,18 @@ def list_accounts(store: RecordStore) -> list[AccountView]:
         return [_view(a) for a in accounts]
 
 
+def display_names(store: RecordStore, logins: Iterable[str]) -> dict[str, str]:
+    """The names shown for these logins (a login with no account is not in the answer)."""
+    wanted = sorted(set(logins))
+    if not wanted:
+        return {}
+    with Session(store.engine) as session:
+        rows = session.execute(
+            sa.select(Account.login, Account.display_name).where(Account.login.in_(wanted))
+        ).all()
+    return {login: name or login for login, name in rows}
+
+
 def get_account(store: RecordStore, login: str) -> AccountView | None:
     with Session(store.engine) as session:
         account = session.scalar(sa.select(Account).where(Account.login == login))
