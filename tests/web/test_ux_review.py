@@ -93,3 +93,20 @@ async def test_given_a_referents_escalation_then_the_inbox_names_the_referent(
     detail = text_of(shown(await browser.get(f"/support/fiches/{ticket}")))
     assert "par Rémi Martin" in detail
     assert "par r.martin" not in detail
+
+
+async def test_given_the_version_from_the_file_at_start_then_named_so_without_server_path(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    w.store.record_config_version(
+        "version: 1\n", "0" * 64, "fichier", "/srv/ivr-115/config/departments.yaml"
+    )
+    await sign_in(browser, "a.national")
+    page = shown(await browser.get("/admin/routage/versions"))
+    row = re.search(r'<tr id="version-1">(.*?)</tr>', page, re.S)
+    assert row is not None
+    cells = [text_of(c).strip() for c in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
+    assert cells[2:4] == ["fichier de démarrage", "departments.yaml"]
+    assert "/srv/ivr-115" not in page

@@ -29,6 +29,7 @@ from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
 from ivr.web.formatting import day_text, duration, local_time, spaced_number, typed_day
 from ivr.web.routes import params
+from ivr.web.routing_versions import author_text, comment_text
 from ivr.web.security import Session, SessionCodec, same_token
 
 TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
@@ -234,6 +235,8 @@ class Web:
         env.filters["jour"] = lambda v: day_text(v, deps.timezone)
         env.filters["saisie_jour"] = typed_day
         env.filters["numero"] = spaced_number
+        env.globals["auteur_version"] = author_text
+        env.globals["commentaire_version"] = comment_text
         self.codec = SessionCodec(deps.session_secret)
         self.lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 
