@@ -110,3 +110,88 @@ async def test_given_the_version_from_the_file_at_start_then_named_so_without_se
     cells = [text_of(c).strip() for c in re.findall(r"<td>(.*?)</td>", row.group(1), re.S)]
     assert cells[2:4] == ["fichier de démarrage", "departments.yaml"]
     assert "/srv/ivr-115" not in page
+
+
+NEW_ACCOUNT = {
+    "login": "m.bernard",
+    "nom": "Marc Bernard",
+    "telephone": "01 69 12 34 56",
+    "dep_listener": "91",
+    "mot_de_passe": "provisoire-123456",
+    "changer": "1",
+}
+
+
+def error_next_to(page: str, name: str) -> str:
+    """The error shown right after the field ``name``, which is marked invalid."""
+    found = re.search(
+        rf'<input id="{name}" name="{name}"[^>]*?aria-invalid="true" '
+        rf'aria-describedby="erreur-{name}[ "][^>]*> '
+        rf'<span class="errors" id="erreur-{name}">([^<]*)</span>',
+        page,
+    )
+    assert found is not None, f"no error next to {name}"
+    return found.group(1)
+
+
+@pytest.mark.parametrize(
+    ("extra", "name", "message"),
+    [
+        ({"telephone": ""}, "telephone", "Un écoutant a un numéro de poste (téléphone)."),
+        ({"telephone": "12 34"}, "telephone", "« 12 34 » n'est pas un numéro de téléphone"),
+        ({"login": "é à"}, "login", "L'identifiant est fait de lettres sans accent"),
+        ({"login": "c.dupont"}, "login", "Le compte « c.dupont » existe déjà."),
+        ({"dep_listener": "99"}, "dep_listener", "« 99 » n'est pas un code de département."),
+        ({"mot_de_passe": "court"}, "mot_de_passe", "au moins 12 caractères"),
+        ({"email": "pas-une-adresse"}, "email", "n'est pas une adresse électronique valide"),
+    ],
+)
+async def test_given_a_wrong_new_account_then_the_error_is_next_to_its_field(
+    browser: httpx.AsyncClient, world: Setup, extra: dict[str, str], name: str, message: str
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    csrf = await sign_in(browser, "a.national")
+    form = {**NEW_ACCOUNT, **extra}
+    response = await browser.post("/admin/comptes", data={"csrf": csrf, **form})
+    assert response.status_code == 422
+    page = shown(response)
+    assert message in error_next_to(page, name)
+    for kept in ("login", "nom", "telephone", "email", "dep_listener"):
+        if form.get(kept):
+            assert re.search(rf'<input id="{kept}" name="{kept}"[^>]* value="{form[kept]}"', page)
+    assert form["mot_de_passe"] not in page
+    assert extra.get("login") == "c.dupont" or "m.bernard" not in text_of(
+        shown(await browser.get("/admin/comptes")).split("<tbody>")[1].split("</tbody>")[0]
+    )
+
+
+async def test_given_two_wrong_fields_then_each_error_is_next_to_its_own_field(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    csrf = await sign_in(browser, "a.national")
+    form = {**NEW_ACCOUNT, "login": "é à", "telephone": "12 34"}
+    page = shown(await browser.post("/admin/comptes", data={"csrf": csrf, **form}))
+    assert "lettres sans accent" in error_next_to(page, "login")
+    assert "« 12 34 »" in error_next_to(page, "telephone")
+
+
+async def test_given_a_wrong_phone_when_editing_an_account_then_next_to_it_and_nothing_saved(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    add_people(world[0].store)
+    csrf = await sign_in(browser, "a.national")
+    response = await browser.post(
+        "/admin/comptes/c.dupont/roles",
+        data={"csrf": csrf, "nom": "Claire Durand", "telephone": "12 34", "dep_listener": "91"},
+    )
+    assert response.status_code == 422
+    page = shown(response)
+    assert "« 12 34 »" in error_next_to(page, "telephone")
+    assert re.search(r'<input id="nom" name="nom" value="Claire Durand"', page)
+    detail = shown(await browser.get("/admin/comptes/c.dupont"))
+    assert "<dt>Nom</dt><dd>Claire Dupont</dd>" in detail
+    assert re.search(
+        r'<input id="telephone" name="telephone" type="tel" value="02 61 91 09 10"', detail
+    )
