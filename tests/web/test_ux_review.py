@@ -9,9 +9,19 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from ivr.flow.vocabulary import CallStarted, DialOutcome, DialResult
 from ivr.records.models import AccountRole
 from ivr.web import create_account
-from tests.web.conftest import PASSWORD, World, add_people, shown, sign_in
+from tests.web.conftest import (
+    CALLER,
+    LINE_115_91,
+    LISTENER_PHONE,
+    PASSWORD,
+    World,
+    add_people,
+    shown,
+    sign_in,
+)
 
 Setup = tuple[World, FastAPI]
 
@@ -195,3 +205,29 @@ async def test_given_a_wrong_phone_when_editing_an_account_then_next_to_it_and_n
     assert re.search(
         r'<input id="telephone" name="telephone" type="tel" value="02 61 91 09 10"', detail
     )
+
+
+async def test_given_the_listeners_phone_ringing_then_sonnerie_then_en_communication(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    csrf = await sign_in(browser, "c.dupont")
+    await browser.post(
+        "/console/disponibilite", data={"csrf": csrf, "dep": "91", "presence": "available"}
+    )
+    await w.runtime.start_call(CallStarted("call-1", LINE_115_91, CALLER), w.transport)
+    await w.runtime.drain()
+
+    presence = re.compile(r'<strong id="presence">([^<]*)</strong>')
+    page = shown(await browser.get("/console"))
+    assert presence.findall(page) == ["sonnerie en cours"]
+    state = (await browser.get("/console/etat.json?dep=91")).json()
+    assert state["presence_label"] == "sonnerie en cours"
+
+    await w.runtime.handle("call-1", DialResult(((LISTENER_PHONE, DialOutcome.ANSWERED),)))
+    await w.runtime.drain()
+    page = shown(await browser.get("/console"))
+    assert presence.findall(page) == ["en communication"]
+    state = (await browser.get("/console/etat.json?dep=91")).json()
+    assert state["presence_label"] == "en communication"

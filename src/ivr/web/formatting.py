@@ -6,7 +6,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ivr.records.models import CallbackStatus, EscalationStatus
-from ivr.runtime.queries import ListenerCallStatus, Presence
+from ivr.runtime.queries import ListenerActivity, ListenerCallStatus, Presence
 from routing.config import RoutingConfig
 
 PRESENCE_LABELS = {
@@ -32,6 +32,19 @@ OUTCOME_LABELS = {
     "caller-hung-up": "raccroché",
 }
 LINE_LABELS = {"115": "115", "assistance": "assistance SI SIAO"}
+BEING_RUNG = "sonnerie en cours"
+
+
+def presence_text(activity: ListenerActivity) -> str:
+    """The listener's presence in French: being rung (« sonnerie en cours ») until they
+    answer, « en communication » only once connected."""
+    if activity.being_rung:
+        return BEING_RUNG
+    if activity.in_call:
+        return PRESENCE_LABELS[Presence.BUSY]
+    return PRESENCE_LABELS[activity.presence]
+
+
 CALL_STATUS_LABELS = {
     ListenerCallStatus.CONNECTED: "en communication",
     ListenerCallStatus.RINGING: "sonne",
