@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from ivr.flow.vocabulary import CallStarted, DialOutcome, DialResult
 from ivr.records.models import AccountRole
 from ivr.web import create_account
+from ivr.web.formatting import typed_number
 from tests.web.conftest import (
     CALLER,
     LINE_115_91,
@@ -231,3 +232,57 @@ async def test_given_the_listeners_phone_ringing_then_sonnerie_then_en_communica
     assert presence.findall(page) == ["en communication"]
     state = (await browser.get("/console/etat.json?dep=91")).json()
     assert state["presence_label"] == "en communication"
+
+
+async def test_given_a_call_then_the_number_fields_show_the_french_format_and_searches_e164(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    csrf = await sign_in(browser, "c.dupont")
+    await browser.post(
+        "/console/disponibilite", data={"csrf": csrf, "dep": "91", "presence": "available"}
+    )
+    await w.runtime.start_call(CallStarted("call-1", LINE_115_91, CALLER), w.transport)
+    await w.runtime.drain()
+    page = shown(await browser.get("/console"))
+    for field_id in ("telephone", "tel-personne", "numero-signale"):
+        found = re.search(rf'<input id="{field_id}" name="\w+"[^>]* value="([^"]*)"', page)
+        assert found is not None, field_id
+        assert found.group(1) == "06 39 98 01 01", field_id
+    assert CALLER not in page
+
+    started = await browser.post(
+        "/console/sisiao/recherche",
+        data={"csrf": csrf, "dep": "91", "telephone": "06 39 98 01 01", "call_id": "call-1"},
+        headers={"Accept": "application/json"},
+    )
+    url = started.json()["url"]
+    for _ in range(50):
+        if (await browser.get(url)).json()["state"] != "en_cours":
+            break
+    searched = [
+        r.url.params.get("telephone") for r in w.sisiao.requests if "telephone" in r.url.params
+    ]
+    assert searched == [CALLER]  # SI SIAO searches E.164 numbers
+
+    await browser.post(
+        "/console/signalements",
+        data={"csrf": csrf, "dep": "91", "numero": "06 39 98 01 01", "motif": "Appels répétés"},
+    )
+    assert "Numéro signalé : Appels répétés" in shown(await browser.get("/console"))
+
+
+@pytest.mark.parametrize(
+    ("typed", "e164"),
+    [
+        ("06 39 98 01 01", "+33639980101"),
+        ("+33 6 39 98 01 01", "+33639980101"),
+        ("+33639980101", "+33639980101"),
+        ("0033 6 39 98 01 01", "+33639980101"),
+        ("06.39.98.01.01", "+33639980101"),
+        ("+44 20 7946 0958", "+442079460958"),
+    ],
+)
+def test_given_a_number_typed_either_way_then_read_in_e164(typed: str, e164: str) -> None:
+    assert typed_number(typed) == e164

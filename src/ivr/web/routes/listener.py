@@ -21,6 +21,7 @@ from ivr.web.formatting import (
     PRESENCE_LABELS,
     duration,
     presence_text,
+    typed_number,
 )
 from ivr.web.routes.checks import ListenerCtx, ListenerForm, ListenerJson, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, JsonRefusalError, Web, see_other
@@ -228,7 +229,7 @@ async def set_presence(posted: ListenerDepForm) -> Response:
 @router.post("/console/signalements")
 async def flag(posted: ListenerDepForm) -> Response:
     ctx, departement = posted.ctx, posted.departement
-    number, reason = posted.field("numero"), posted.field("motif")
+    number, reason = typed_number(posted.field("numero")), posted.field("motif")
     if not number or not reason:
         return see_other(
             f"/console?dep={departement}",
