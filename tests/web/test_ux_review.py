@@ -286,3 +286,46 @@ async def test_given_a_call_then_the_number_fields_show_the_french_format_and_se
 )
 def test_given_a_number_typed_either_way_then_read_in_e164(typed: str, e164: str) -> None:
     assert typed_number(typed) == e164
+
+
+async def test_given_the_report_then_charts_have_visible_titles_and_equal_lines_both_show(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    from tests.web.test_reports import seed
+
+    seed(world[0])  # in the week of 02/01/2025 in the 91: one call answered, one abandoned
+    await sign_in(browser, "a.essonne")
+    response = await browser.get(
+        "/admin/rapport", params={"periode": "semaine", "date": "02/01/2025", "perimetre": "dep:91"}
+    )
+    assert response.status_code == 200
+    page = shown(response)
+    heading = re.search(r"<h1>([^<]*)</h1>", page)
+    assert heading is not None
+    assert heading.group(1).startswith("Rapport — Département 91 — Essonne, ")
+    captions = re.findall(r'<figcaption id="(graphe-[a-z]+)-legende">([^<]*)</figcaption>', page)
+    assert [c for c, _ in captions] == [
+        "graphe-tendance",
+        "graphe-taux",
+        "graphe-motifs",
+        "graphe-heures",
+        "graphe-jours",
+    ]
+    titles = dict(captions)
+    assert titles["graphe-tendance"].startswith("Appels reçus, répondus et abandonnés")
+    assert titles["graphe-taux"].startswith("Taux de réponse (%)")
+
+    trend = page.split('<figure class="chart-figure" id="graphe-tendance">')[1].split("</figure>")[
+        0
+    ]
+    lines = re.findall(r"<polyline ([^>]*)/>", trend)
+    assert len(lines) == 3
+    points = [re.search(r'points="([^"]*)"', line).group(1) for line in lines]  # type: ignore[union-attr]
+    assert points[1] == points[2]  # répondus = abandonnés every week…
+    dashes = [re.search(r'stroke-dasharray="([^"]*)"', line) for line in lines]
+    assert dashes[0] is None
+    assert dashes[1] is not None
+    assert dashes[2] is not None
+    assert dashes[1].group(1) != dashes[2].group(1)  # …yet both lines show
+    assert "<rect" in trend  # square markers…
+    assert "<polygon" in trend  # …and triangles
