@@ -13,7 +13,6 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import quote
 
@@ -21,18 +20,16 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from ivr.records.models import AccountRole
 from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
-from ivr.web.formatting import day_text, duration, local_time, spaced_number, typed_day
 from ivr.web.routes import params
-from ivr.web.routing_versions import author_text, comment_text
 from ivr.web.security import Session, SessionCodec, same_token
+from ivr.web.template_env import TEMPLATES_DIR as TEMPLATES_DIR  # re-exported
+from ivr.web.template_env import console_templates
 
-TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
 COOKIE = "ivr_session"
 PASSWORD_PAGE = "/mot-de-passe"
 MAX_LOOKUPS_REMEMBERED = 2000
@@ -228,15 +225,7 @@ class Web:
 
     def __init__(self, deps: ConsoleDeps) -> None:
         self.deps = deps
-        self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        env = self.templates.env
-        env.filters["heure"] = lambda v: local_time(v, deps.timezone)
-        env.filters["duree"] = duration
-        env.filters["jour"] = lambda v: day_text(v, deps.timezone)
-        env.filters["saisie_jour"] = typed_day
-        env.filters["numero"] = spaced_number
-        env.globals["auteur_version"] = author_text
-        env.globals["commentaire_version"] = comment_text
+        self.templates = console_templates(deps.timezone)
         self.codec = SessionCodec(deps.session_secret)
         self.lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 
