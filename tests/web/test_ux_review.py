@@ -168,6 +168,9 @@ async def test_given_a_wrong_new_account_then_the_error_is_next_to_its_field(
     assert response.status_code == 422
     page = shown(response)
     assert message in error_next_to(page, name)
+    summary = re.search(r'<div class="errors" role="alert" id="erreurs">(.*?)</div>', page, re.S)
+    assert summary is not None  # above the form, each message links to its field
+    assert re.search(rf'<a href="#{name}">[^<]*{re.escape(message)}', summary.group(1))
     for kept in ("login", "nom", "telephone", "email", "dep_listener"):
         if form.get(kept):
             assert re.search(rf'<input id="{kept}" name="{kept}"[^>]* value="{form[kept]}"', page)
