@@ -47,10 +47,11 @@ def _frame(
     lines: bool = False,
 ) -> Markup:
     """The figure: its visible caption (the title), the SVG and its legend."""
+    height = HEIGHT + 8 + 20 * len(legend)
     parts = [
         f'<figure class="chart-figure" id="{chart_id}">',
         f'<figcaption id="{chart_id}-legende">{escape(title)}</figcaption>',
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT + 20 * len(legend)}"'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}"'
         f' role="img" aria-labelledby="{chart_id}-t {chart_id}-d" class="chart">',
         f'<title id="{chart_id}-t">{escape(title)}</title>',
         f'<desc id="{chart_id}-d">{escape(desc)}</desc>',
