@@ -33,6 +33,8 @@ HTTP_PORT="8088"
 SIP_BIND="127.0.0.1:5060"
 # Where the operator trunk lives in the lab: a SIPp (or anything) on this address and port.
 OPERATOR_PEER="127.0.0.1:5070"
+# The password of every phone of pjsip.conf and lab-pjsip.conf in the lab.
+PHONE_PASSWORD="lab"
 
 # Debian packages needed to build pjproject and Asterisk, and the lab's tools.
 BUILD_DEPS=(build-essential pkg-config bzip2 patch libjansson-dev libxml2-dev
@@ -273,6 +275,14 @@ write_config() {
     override "$CONF/pjsip.conf" '^bind *=' "bind = $SIP_BIND"
     override "$CONF/pjsip.conf" '^contact *=' "contact = sip:$OPERATOR_PEER"
     override "$CONF/pjsip.conf" '^match *=' "match = $OPERATOR_PEER,${OPERATOR_PEER%:*}:$((${OPERATOR_PEER##*:} + 1))"
+    # The operator's far end is a SIPp that the tests start and stop: not qualified, or the
+    # trunk would be "Unreachable" (calls refused at once) for up to 30 s after each start.
+    override "$CONF/pjsip.conf" '^qualify_frequency *=' "qualify_frequency = 0" "/^contact *=/,/^\\[/"
+    # Phones are SIPps that tests register and start: qualified every 2 s, so that one is
+    # reachable (PJSIP_DIAL_CONTACTS skips an "Unavailable" contact) soon after it starts.
+    override "$CONF/pjsip.conf" '^qualify_frequency *=' "qualify_frequency = 2" "/^\\[phone-aor\\]/,/^\\[/"
+    # The example phones (ecoutant-75-1, referent-75-1) register with the lab's password.
+    override "$CONF/pjsip.conf" '^password *= *CHANGE-ME' "password = $PHONE_PASSWORD"
     printf '\n; Lab only\n#include lab-pjsip.conf\n' >>"$CONF/pjsip.conf"
     printf '\n; Lab only\n#include lab-extensions.conf\n' >>"$CONF/extensions.conf"
 
@@ -425,7 +435,8 @@ cmd_start() {
 [lab] ARI:   http://$HTTP_HOST:$HTTP_PORT  user $ARI_USER  password $ARI_PASSWORD  (app "ivr")
 [lab]        IVR_ARI_URL=http://$HTTP_HOST:$HTTP_PORT IVR_ARI_USER=$ARI_USER IVR_ARI_PASSWORD=$ARI_PASSWORD
 [lab]        IVR_ARI_DIAL_TEMPLATE='Local/{number}@lab-outbound'
-[lab] SIP:   udp $SIP_BIND; operator trunk = $OPERATOR_PEER (and the next port); phones referent/lab, listener/lab
+[lab] SIP:   udp $SIP_BIND; operator trunk = $OPERATOR_PEER (and the next port; the one after: in-band DTMF)
+[lab]        phones (user/password): ecoutant-75-1, referent-75-1 (pjsip.conf), referent, listener; all /$PHONE_PASSWORD
 [lab] logs:  $LOGDIR/full.log  $LOGDIR/messages.log   config: $CONF
 [lab] stop:  $0 stop --prefix $PREFIX      CLI: $0 cli --prefix $PREFIX -- 'core show channels'
 EOF

@@ -46,6 +46,7 @@ from ivr.transports.laml.client import ProviderError
 from ivr.transports.laml.events import CallbackUpdate, CallStatusUpdate, RecordingUpdate
 from ivr.web import ConsoleDeps
 from ivr.web.callbacks import CallbackError
+from ivr.web.metrics import AriStatus, MetricsProbe, ServiceMetrics
 from ivr.web.recordings import (
     AriRecordingSource,
     LamlRecordingSource,
@@ -201,7 +202,40 @@ def build_services(settings: Settings) -> Services:
         services.console.callbacks = TransportCallbacks(
             services.ari, services.laml, lambda: services.config.national.callback_number
         )
+    services.console.metrics = _metrics(settings, services, services.console.calls)
     return services
+
+
+def _metrics(settings: Settings, services: Services, calls: CallQueries) -> ServiceMetrics:
+    """``/metrics``: the snapshot it reads, and the transports feeding its histograms."""
+    port = services.sisiao.port
+    breaker = port.breaker if isinstance(port, HttpSiSiaoClient) else None
+
+    def ari_status() -> AriStatus | None:
+        ari = services.ari
+        if ari is None:
+            return None
+        return AriStatus(ari.connected.is_set(), ari.leadership.leading, ari.connections)
+
+    probe = MetricsProbe(
+        calls=calls,
+        platforms=lambda: [
+            (code, dep.line_115.queue.default_handling_time_s)
+            for code, dep in services.config.departements.items()
+        ],
+        records=services.records.stats,
+        outbox_backlog=services.sisiao.outbox.pending_count,
+        breaker=(lambda: breaker.state.value) if breaker is not None else None,
+        ari=ari_status,
+        clock=services.clock,
+    )
+    token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
+    metrics = ServiceMetrics(probe, token)
+    if services.ari is not None:
+        services.ari.on_event_handled = metrics.observe_ari_event
+    if services.laml is not None:
+        services.laml.on_webhook_handled = metrics.observe_webhook
+    return metrics
 
 
 def _live_state(

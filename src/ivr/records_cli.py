@@ -1,4 +1,5 @@
-"""``ivr db upgrade``, ``ivr purge`` and ``ivr calls list``; and the simulator's call record."""
+"""``ivr db upgrade`` and ``ivr db rollup``, ``ivr purge`` and ``ivr calls list``; and the
+simulator's call record."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import dataclasses
 import getpass
 import json
 import sys
+import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import NoReturn
 
 import click
@@ -22,7 +24,9 @@ from ivr.records.db import (
     sqlite_path,
     upgrade,
 )
+from ivr.records.models import Call
 from ivr.records.purge import RetentionPolicy, purge
+from ivr.records.rollups import RollupIndicatorService
 from ivr.records.store import CallbackRequest, CallRecord, CallRow, RecordStore
 from ivr.settings import Settings
 from ivr.sim.simulator import SimulatedCall
@@ -95,6 +99,51 @@ def db_upgrade() -> None:
         click.echo(f"{display_url(url)} : schéma créé (révision {after})")
     else:
         click.echo(f"{display_url(url)} : schéma mis à jour de la révision {before} à {after}")
+
+
+@db_group.command("rollup")
+@click.option(
+    "--depuis", "first", default="", help="premier jour, AAAA-MM-JJ (défaut : le premier appel)"
+)
+@click.option("--jusqua", "last", default="", help="dernier jour, AAAA-MM-JJ (défaut : hier)")
+def db_rollup(first: str, last: str) -> None:
+    """Agrège pour les rapports les jours terminés (sinon fait au premier rapport qui les
+    couvre) : à lancer une fois après « ivr db upgrade » sur une base qui a déjà des appels."""
+    from routing.loader import load_config  # the routing file: each département's time zone
+
+    settings = Settings()
+    store = _open_store(settings)
+    try:
+        config = load_config(settings.config_path)
+
+        def tz_of(code: str) -> str:
+            dep = config.departements.get(code)
+            return dep.timezone if dep is not None else "Europe/Paris"
+
+        today = datetime.now(UTC).date()
+        try:
+            start = date.fromisoformat(first) if first else _first_call_day(store, today)
+            end = date.fromisoformat(last) if last else today - timedelta(days=1)
+        except ValueError:
+            _fail("date invalide : AAAA-MM-JJ attendu")
+        if end < start:
+            _fail(f"rien à agréger : le {end:%d/%m/%Y} précède le {start:%d/%m/%Y}")
+        service = RollupIndicatorService(store, tz_of)
+        started = time.perf_counter()
+        days = service.rollups.refresh(start, end)
+        took = time.perf_counter() - started
+    finally:
+        store.engine.dispose()
+    click.echo(
+        f"{days} jour(s) agrégé(s) du {start:%d/%m/%Y} au {end:%d/%m/%Y} en {took:.1f} s "
+        "(les jours pas encore terminés partout ou déjà agrégés sont laissés)"
+    )
+
+
+def _first_call_day(store: RecordStore, today: date) -> date:
+    with store.engine.connect() as conn:
+        first = conn.execute(sa.select(sa.func.min(Call.arrived_at))).scalar()
+    return first.date() - timedelta(days=1) if first is not None else today
 
 
 # --------------------------------------------------------------------------- purge

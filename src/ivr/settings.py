@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     # Web consoles
     session_secret: SecretStr | None = None  # None: a random secret kept in <data_dir>
     secure_cookies: bool = True  # False only for plain-HTTP development on another host
+    # /metrics (Prometheus): scraped with this bearer token, or from a loopback address only
+    metrics_token: SecretStr | None = None
 
     # Retention in days (IVR_RETENTION_RECORDINGS_DAYS, which ``ivr purge`` reads too): the
     # consoles play no recording older than this, even before the purge has run.

@@ -267,3 +267,52 @@ async def test_given_ari_then_a_started_recording_is_written_for_the_admins_play
         rows = session.scalars(sa.select(Recording)).all()
         assert [(r.call_id, r.location) for r in rows] == [("1795456093.1", "ari:ivr-abc123-rec-1")]
     await services.http.aclose()
+
+
+async def test_given_a_metrics_token_then_metrics_count_the_webhooks_and_every_platform(
+    tmp_path: Path,
+) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from ivr.transports.laml.signature import compute_signature
+
+    settings = settings_for(
+        tmp_path,
+        laml_auth_token="jeton-de-test",
+        public_base_url="https://ivr.example.org",
+        metrics_token="jeton-des-metriques",
+    )
+    app = create_app(build_services(settings))
+    form = {
+        "CallSid": "CA0002",
+        "AccountSid": "AC0001",
+        "From": "+33612345678",
+        "To": "+33806000156",
+        "CallStatus": "ringing",
+        "Direction": "inbound",
+    }
+    signature = compute_signature(
+        "jeton-de-test", "https://ivr.example.org/laml/voice", sorted(form.items())
+    )
+    remote = httpx.ASGITransport(app=app, client=("198.51.100.9", 50000))
+    async with httpx.AsyncClient(transport=remote, base_url="https://ivr.example.org") as client:
+        answered = await client.post(
+            "/laml/voice", data=form, headers={"X-Twilio-Signature": signature}
+        )
+        assert answered.status_code == 200
+        assert (await client.get("/metrics")).status_code == 401
+        scraped = await client.get(
+            "/metrics", headers={"Authorization": "Bearer jeton-des-metriques"}
+        )
+    assert scraped.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
+    webhooks = families["ivr_laml_webhook_seconds"].samples
+    assert any(
+        s.name.endswith("_count") and s.labels == {"webhook": "/voice"} and s.value == 1
+        for s in webhooks
+    )
+    queues = families["ivr_queue_waiting_calls"].samples
+    assert len(queues) == 101
+    assert "ivr_records_queue" in families
+    assert "ivr_sisiao_outbox_backlog" in families
+    assert "612345678" not in scraped.text

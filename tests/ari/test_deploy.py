@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import struct
 import wave
 from pathlib import Path
 
+import pytest
 import yaml
 
 from ivr.flow import prompts
-from ivr.prompts_audio import build, prompt_texts
+from ivr.prompts_audio import (
+    FORMATS_NOTE,
+    PromptFormatError,
+    alaw_companion,
+    build,
+    prompt_texts,
+)
 from ivr.transports.ari.dialplan import fallback_dialplan, header_years, number_forms
 from routing.index import RouteIndex
 from tests.ari.harness import routing_config
@@ -96,3 +105,45 @@ def test_given_prompt_texts_when_built_twice_then_only_changed_texts_are_rendere
 def test_given_committed_prompts_then_every_fixed_prompt_and_piece_has_its_file() -> None:
     for prompt_id in [*prompts.FIXED, *prompts.PIECES]:
         assert (ROOT / "prompts/fr" / f"{prompt_id}.wav").exists(), prompt_id
+        # and its A-law twin, which Asterisk plays on A-law calls without transcoding
+        alaw = ROOT / "prompts/fr" / f"{prompt_id}.alaw"
+        with wave.open(str(ROOT / "prompts/fr" / f"{prompt_id}.wav")) as wav:
+            assert alaw.stat().st_size == wav.getnframes(), prompt_id
+
+
+def write_samples(out: Path, samples: list[int], rate: int = 8000) -> None:
+    with wave.open(str(out), "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+
+
+def test_given_prompt_wav_then_its_alaw_twin_is_g711_a_law(tmp_path: Path) -> None:
+    # G.711 reference points: 0 -> 0xD5, -1 -> 0x55, 4096 -> 0x85, full scale -> 0xAA/0x2A.
+    source = tmp_path / "p.wav"
+    write_samples(source, [0, -1, 4096, 32767, -32768, 100, -100])
+    out = alaw_companion(source)
+    assert out == tmp_path / "p.alaw"
+    assert out.read_bytes()[:5] == bytes([0xD5, 0x55, 0x85, 0xAA, 0x2A])
+    assert len(out.read_bytes()) == 7
+
+
+def test_given_prompts_built_then_each_has_its_alaw_and_a_hand_recorded_wav_gets_one_again(
+    tmp_path: Path,
+) -> None:
+    texts = {"goodbye": "Au revoir.", "no_input": "Nous n'avons pas reçu votre choix."}
+    build(texts, tmp_path, write_silence)
+    assert (tmp_path / "goodbye.alaw").read_bytes() == bytes([0xD5]) * 80 * len("Au revoir.")
+    # A person replaces a WAV by a recorded voice: the next build makes its A-law again.
+    os.utime(tmp_path / "goodbye.alaw", (1, 1))
+    write_samples(tmp_path / "goodbye.wav", [4096] * 800)
+    assert build(texts, tmp_path, write_silence) == []
+    assert (tmp_path / "goodbye.alaw").read_bytes() == bytes([0x85]) * 800
+    # A recording in another format is refused with what is wrong, in French.
+    write_samples(tmp_path / "no_input.wav", [0] * 100, rate=16000)
+    os.utime(tmp_path / "no_input.alaw", (1, 1))
+    with pytest.raises(PromptFormatError, match="16000 Hz"):
+        build(texts, tmp_path, write_silence)
+    assert "8 kHz mono 16 bits" in FORMATS_NOTE
+    assert "A-law" in FORMATS_NOTE

@@ -118,7 +118,12 @@ PEOPLE = {
         ("support",),
         "Sarah Martin",
         "/support",
-        "Support national (palier 2) : escalades",
+        "Support national (palier 2)",
+    ),
+    # A second agent, who types their post at sign-in (``sign_in(..., post=...)``): the
+    # screen pop's tests keep their post and tickets apart from the first agent's.
+    "support-poste": Person(
+        "s.bernard", ("support",), "Sophie Bernard", "/support", "Support national (palier 2)"
     ),
     "admin-departement": Person(
         "a.essonne", ("admin-departement:91",), "Alain Essonne", "/admin", "Administration"
@@ -382,12 +387,17 @@ class Tab:
             self.page.get_by_role("button", name=button, exact=exact).click()
         self.shot()
 
-    def sign_in(self, who: str | Person, password: str = PASSWORD) -> Person:
-        """Sign in through the form as ``PEOPLE[who]`` (or ``who``), landing on the home page."""
+    def sign_in(
+        self, who: str | Person, password: str = PASSWORD, *, post: str | None = None
+    ) -> Person:
+        """Sign in through the form as ``PEOPLE[who]`` (or ``who``), landing on the home page;
+        ``post``: the national support post typed in the form (``#poste``)."""
         person = PEOPLE[who] if isinstance(who, str) else who
         self.goto("/connexion")
         self.page.get_by_label("Identifiant").fill(person.login)
         self.page.get_by_label("Mot de passe").fill(password)
+        if post is not None:
+            self.page.locator("#poste").fill(post)
         self.submit("Se connecter")
         return person
 

@@ -45,7 +45,9 @@ def test_given_a_listener_then_the_menu_offers_the_console_and_not_the_administr
     assert menu.get_by_role("link", name="Console écoutant").is_visible()
     assert menu.get_by_role("link", name="Mon mot de passe").is_visible()
     assert menu.get_by_role("link", name="Administration").count() == 0
-    assert "Claire Dupont (écoutant (91))" in tab.page.locator("header.top").inner_text()
+    assert "Claire Dupont (identifiant c.dupont) — rôle : écoutant (91)" in (
+        tab.page.locator("header.top").inner_text()
+    )
 
 
 def test_given_a_wrong_password_then_the_french_error_shows_and_nobody_is_signed_in(

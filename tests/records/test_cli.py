@@ -6,14 +6,19 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.records.db import head_revision
+from ivr.records.db import head_revision, make_engine
+from ivr.records.models import ReportRollupDay
+from ivr.records.store import RecordStore
 from tests.state.helpers import REPO, SHIPPED
+from tests.support.report_traffic import Traffic
 
 AT = "2026-11-23T10:00:00+01:00"
 
@@ -185,3 +190,27 @@ def test_given_calls_when_purge_runs_then_it_says_what_it_removed_and_audits_rea
         ("purge", "retention"),
         ("read", "calls"),
     ]
+
+
+def test_given_calls_when_db_rollup_runs_then_their_days_are_rolled_up_once(
+    tmp_path: Path,
+) -> None:
+    env = {"IVR_DATA_DIR": str(tmp_path), "IVR_DATABASE_URL": ""}
+    assert ivr("db", "upgrade", env=env).returncode == 0
+    engine = make_engine(f"sqlite:///{tmp_path / 'ivr.sqlite3'}")
+    store = RecordStore(engine, lambda: datetime.now(UTC))
+    store.write(list(Traffic(date(2026, 10, 1), 10, 30).calls()))
+
+    first = CliRunner().invoke(main, ["db", "rollup", "--jusqua", "2026-10-31"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "32 jour(s) agrégé(s) du 30/09/2026 au 31/10/2026" in first.output
+    again = CliRunner().invoke(main, ["db", "rollup", "--jusqua", "2026-10-31"], env=env)
+    assert "0 jour(s) agrégé(s)" in again.output
+    with engine.connect() as conn:
+        days = set(conn.execute(sa.select(ReportRollupDay.day)).scalars())
+    assert len(days) == 32
+    assert date(2026, 10, 5) in days
+    bad = CliRunner().invoke(main, ["db", "rollup", "--depuis", "hier"], env=env)
+    assert bad.exit_code == 1
+    assert "date invalide : AAAA-MM-JJ attendu" in bad.output
+    engine.dispose()

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
-from ivr.flow import Phase
+from ivr.flow import Phase, build_flow
 from ivr.sim.simulator import CallScript, SimulationError, Simulator
+from routing.loader import load_config
 from tests.flow.helpers import ASSISTANCE, PARIS_115, minimal_flow, paris
 
 MONDAY_10 = paris("2026-11-23 10:00")
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "departments.yaml"
 
 
 def test_given_six_calls_then_rotation_by_last_answerer_spreads_them_evenly() -> None:
@@ -52,6 +55,24 @@ def test_given_listeners_never_answer_then_maximum_wait_sends_to_lro() -> None:
     roles = [(d["role"], d["result"]) for d in summary["destinations_tried"]]
     assert roles == [("listener", "no-answer"), ("listener", "no-answer"), ("lro", "answered")]
     assert summary["deterrence"] == "max_wait_exceeded"
+
+
+def test_given_three_listeners_who_do_not_pick_up_then_each_is_offered_in_rank_order() -> None:
+    """The routing preview reads this order to an admin: 1, 2, 3 as the file ranks them
+    (it used to skip one: 1, 3, 2)."""
+    config = load_config(SHIPPED)
+    essonne = config.departement("91")
+    assert essonne is not None
+    numbers = [post.number for post in essonne.line_115.listeners[:3]]
+    script = CallScript(
+        essonne.line_115.inbound_numbers[0],
+        "+33612345678",
+        listeners=3,
+        no_answer=frozenset(numbers),
+    )
+    summary = Simulator(build_flow(config)).run(script, MONDAY_10).summary()
+    listeners = [d["number"] for d in summary["destinations_tried"] if d["role"] == "listener"]
+    assert listeners == numbers
 
 
 def test_given_caller_hangs_up_on_hold_then_queue_is_left() -> None:

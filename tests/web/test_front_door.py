@@ -18,11 +18,13 @@ from tests.web.conftest import World, add_people, shown, sign_in
 Setup = tuple[World, FastAPI]
 
 NAVS = {
-    "c.dupont": ["/console", "/mot-de-passe"],
+    "c.dupont": ["/console", "/supervision", "/mot-de-passe"],
     "r.leroy": ["/referent", "/mot-de-passe"],
     "s.national": ["/support", "/mot-de-passe"],
     "a.essonne": [
+        "/supervision",
         "/admin",
+        "/admin/routage",
         "/admin/rapport",
         "/admin/comptes",
         "/admin/enregistrements",
@@ -30,7 +32,9 @@ NAVS = {
     ],
     "a.national": [
         "/support",
+        "/supervision",
         "/admin",
+        "/admin/routage",
         "/admin/rapport",
         "/admin/comptes",
         "/admin/enregistrements",

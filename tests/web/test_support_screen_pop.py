@@ -384,3 +384,44 @@ async def test_given_the_call_held_by_another_instance_then_found_through_the_re
     await there.handle("assist-1", CallerHungUp())
     await there.drain()
     assert (await browser.get("/support/etat.json")).json()["call_id"] is None
+
+
+async def test_given_earlier_calls_then_the_ticket_names_their_line_and_outcome_in_french(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    add_people(w.store)
+    now = w.clock()
+    earlier = now - timedelta(days=1)
+    w.store.write(
+        [
+            CallRecord(
+                "before-1",
+                "assistance",
+                "91",
+                CALLER,
+                ASSISTANCE,
+                earlier,
+                earlier,
+                outcome="caller-hung-up",
+            ),
+            CallRecord(
+                "lost-2",
+                "assistance",
+                "91",
+                CALLER,
+                ASSISTANCE,
+                now,
+                now,
+                outcome="message",
+                tier_reached="tier2",
+                reason="incident_technique",
+            ),
+        ]
+    )
+    csrf = await sign_in(browser, "s.national")
+    response = await browser.post("/support/debordements/lost-2", data={"csrf": csrf})
+    detail = shown(await browser.get(response.headers["location"]))
+    assert "<td>assistance SI SIAO</td>" in detail
+    assert "<td>raccroché</td>" in detail
+    assert "caller-hung-up" not in detail

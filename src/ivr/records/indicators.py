@@ -9,10 +9,10 @@ count repeat calls: no number leaves this module.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
@@ -50,6 +50,9 @@ class Figures:
     sisiao_requests: int = 0
     waits: list[float] = field(default_factory=list)
     talk_s: float = 0.0
+    # (median, 90th percentile, max) computed by the database from the roll-ups, when the
+    # waits themselves were not read (``waits`` empty then).
+    wait_stats: tuple[float, float, float] | None = None
 
     def add(self, other: Figures) -> None:
         for name in COUNTERS:
@@ -63,14 +66,20 @@ class Figures:
 
     @property
     def wait_median(self) -> float | None:
+        if self.wait_stats is not None and not self.waits:
+            return self.wait_stats[0]
         return nearest_rank(self.waits, 0.5)
 
     @property
     def wait_p90(self) -> float | None:
+        if self.wait_stats is not None and not self.waits:
+            return self.wait_stats[1]
         return nearest_rank(self.waits, 0.9)
 
     @property
     def wait_max(self) -> float | None:
+        if self.wait_stats is not None and not self.waits:
+            return self.wait_stats[2]
         return max(self.waits) if self.waits else None
 
     @property
@@ -78,7 +87,24 @@ class Figures:
         return self.talk_s / self.answered if self.answered else None
 
 
-COUNTERS = tuple(name for name in Figures.__dataclass_fields__ if name not in ("waits", "talk_s"))
+COUNTERS = tuple(
+    name for name in Figures.__dataclass_fields__ if name not in ("waits", "talk_s", "wait_stats")
+)
+# The counters a call contributes to (the others come from call-backs, escalations and
+# SI SIAO requests): what the roll-ups keep.
+CALL_COUNTERS = (
+    "received",
+    "answered",
+    "abandoned",
+    "abandoned_menu",
+    "abandoned_queue",
+    "abandoned_ringing",
+    "deterred",
+    "lro",
+    "callbacks_offered",
+    "repeat_24h",
+    "repeat_7d",
+)
 
 
 def nearest_rank(values: list[float], p: float) -> float | None:
@@ -86,7 +112,15 @@ def nearest_rank(values: list[float], p: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+    return ordered[rank(p, len(ordered)) - 1]
+
+
+def rank(p: float, count: int) -> int:
+    """The 1-based nearest rank of the ``p`` quantile among ``count`` values, in exact
+    arithmetic (``p`` read as a fraction of at most three decimals: 0.5, 0.9…), so that
+    the roll-ups' SQL and this module pick the same value."""
+    share = Fraction(p).limit_denominator(1000)
+    return max(1, -(-share.numerator * count // share.denominator))
 
 
 @dataclass(slots=True)
@@ -148,12 +182,32 @@ class IndicatorService:
 
     def indicators(self, period: Period, scope: Scope) -> Indicators:
         result = Indicators(period, scope)
-        facts = self._calls(period.start - timedelta(days=8), period.end + timedelta(days=1), scope)
-        for fact, repeat in _with_repeats(facts):
-            if not period.first <= self.local_day(fact.departement, fact.arrived) <= period.last:
-                continue
-            figures = _call_figures(fact, repeat)
+        self._add_calls(result, period.first, period.last, scope)
+        self._add_others(result, period, scope)
+        return result
+
+    def trend(self, last: Period, scope: Scope, count: int = 12) -> list[TrendPoint]:
+        """The ``count`` periods ending with ``last`` (weeks or months), oldest first."""
+        points = trend_points(last, count)
+        self._add_trend_calls(points, points[0].period.first, last.last, scope)
+        return points
+
+    # ------------------------------------------------------------------ per call
+
+    def call_figures(
+        self, first: date, last: date, scope: Scope
+    ) -> Iterable[tuple[_CallFact, date, datetime, Figures]]:
+        """Each call of the scope whose local day is in [first, last], with its local day,
+        local arrival time and figures (repeat calls counted against the 7 days before)."""
+        start = datetime.combine(first, time(0), UTC) - timedelta(days=8)
+        end = datetime.combine(last, time(0), UTC) + timedelta(days=2)
+        for fact, repeat in _with_repeats(self._calls(start, end, scope)):
             local = fact.arrived.astimezone(self.zone(fact.departement))
+            if first <= local.date() <= last:
+                yield fact, local.date(), local, _call_figures(fact, repeat)
+
+    def _add_calls(self, result: Indicators, first: date, last: date, scope: Scope) -> None:
+        for fact, _day, local, figures in self.call_figures(first, last, scope):
             for bucket in (
                 _bucket(result.rows, (fact.departement, fact.line)),
                 _bucket(result.by_line, fact.line),
@@ -163,6 +217,8 @@ class IndicatorService:
                 result.total,
             ):
                 bucket.add(figures)
+
+    def _add_others(self, result: Indicators, period: Period, scope: Scope) -> None:
         for dep, line, figures in self._others(period, scope):
             for bucket in (
                 _bucket(result.rows, (dep, line)),
@@ -170,23 +226,15 @@ class IndicatorService:
                 result.total,
             ):
                 bucket.add(figures)
-        return result
 
-    def trend(self, last: Period, scope: Scope, count: int = 12) -> list[TrendPoint]:
-        """The ``count`` periods ending with ``last`` (weeks or months), oldest first."""
-        periods = [last.shifted(-i) for i in range(count - 1, -1, -1)]
-        points = [TrendPoint(p, Figures(), {}) for p in periods]
-        facts = self._calls(
-            periods[0].start - timedelta(days=8), last.end + timedelta(days=1), scope
-        )
-        for fact, repeat in _with_repeats(facts):
-            day = self.local_day(fact.departement, fact.arrived)
-            point = next((pt for pt in points if pt.period.first <= day <= pt.period.last), None)
-            if point is None:
-                continue
-            point.figures.add(_call_figures(fact, repeat))
-            point.reasons[fact.reason] = point.reasons.get(fact.reason, 0) + 1
-        return points
+    def _add_trend_calls(
+        self, points: list[TrendPoint], first: date, last: date, scope: Scope
+    ) -> None:
+        for fact, day, _local, figures in self.call_figures(first, last, scope):
+            point = point_of(points, day)
+            if point is not None:
+                point.figures.add(figures)
+                point.reasons[fact.reason] = point.reasons.get(fact.reason, 0) + 1
 
     # ------------------------------------------------------------------ reading
 
@@ -301,14 +349,26 @@ def _bucket(groups: dict[Any, Figures], key: Any) -> Figures:
     return found
 
 
+def trend_points(last: Period, count: int) -> list[TrendPoint]:
+    """Empty points of the ``count`` periods ending with ``last``, oldest first."""
+    return [TrendPoint(last.shifted(-i), Figures(), {}) for i in range(count - 1, -1, -1)]
+
+
+def point_of(points: list[TrendPoint], day: date) -> TrendPoint | None:
+    for point in points:
+        if point.period.first <= day <= point.period.last:
+            return point
+    return None
+
+
 def _with_repeats(facts: list[_CallFact]) -> Iterable[tuple[_CallFact, tuple[bool, bool]]]:
-    """Each call (in arrival order) with whether its number called the same line in the
-    24 h and in the 7 days before it."""
-    last_seen: dict[tuple[str, str], datetime] = {}
+    """Each call (in arrival order) with whether its number called the same line of the
+    same département in the 24 h and in the 7 days before it."""
+    last_seen: dict[tuple[str, str, str], datetime] = {}
     for fact in facts:
         repeat = (False, False)
         if fact.caller:
-            key = (fact.caller, fact.line)
+            key = (fact.caller, fact.line, fact.departement)
             before = last_seen.get(key)
             if before is not None:
                 gap = fact.arrived - before

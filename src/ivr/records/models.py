@@ -9,7 +9,7 @@ leaves the rest of the record for the statistics.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
@@ -380,3 +380,82 @@ class AuditEntry(Base):
     object_type: Mapped[str] = mapped_column(sa.String(64))
     object_id: Mapped[str | None] = mapped_column(sa.String(128))
     detail: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON())
+
+
+# --------------------------------------------------------------------------- report roll-ups
+
+
+class ReportRollupDay(Base):
+    """A local day whose calls are rolled up (``report_rollups``, ``report_hours``,
+    ``report_waits``): only
+    the days listed here are read from the roll-ups, the others from ``calls``. Writing a
+    call deletes the rows of the days it may change (``ivr.records.rollups``)."""
+
+    __tablename__ = "report_rollup_days"
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    computed_at: Mapped[datetime]
+    calls: Mapped[int]
+
+
+class ReportRollup(Base):
+    """The call counters of one local day, département, line and reason."""
+
+    __tablename__ = "report_rollups"
+    __table_args__ = (sa.Index("ix_report_rollups_departement_day", "departement", "day"),)
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)  # "": unknown
+    line: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "": none
+    received: Mapped[int]
+    answered: Mapped[int]
+    abandoned: Mapped[int]
+    abandoned_menu: Mapped[int]
+    abandoned_queue: Mapped[int]
+    abandoned_ringing: Mapped[int]
+    deterred: Mapped[int]
+    lro: Mapped[int]
+    callbacks_offered: Mapped[int]
+    repeat_24h: Mapped[int]
+    repeat_7d: Mapped[int]
+    talk_s: Mapped[float] = mapped_column(sa.Float())
+
+
+class ReportHour(Base):
+    """The call counters of one local day, département and local hour (by hour of day)."""
+
+    __tablename__ = "report_hours"
+    __table_args__ = (sa.Index("ix_report_hours_departement_day", "departement", "day"),)
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    hour: Mapped[int] = mapped_column(sa.SmallInteger(), primary_key=True)
+    received: Mapped[int]
+    answered: Mapped[int]
+    abandoned: Mapped[int]
+    abandoned_menu: Mapped[int]
+    abandoned_queue: Mapped[int]
+    abandoned_ringing: Mapped[int]
+    deterred: Mapped[int]
+    lro: Mapped[int]
+    callbacks_offered: Mapped[int]
+    repeat_24h: Mapped[int]
+    repeat_7d: Mapped[int]
+    talk_s: Mapped[float] = mapped_column(sa.Float())
+
+
+class ReportWait(Base):
+    """How many answered calls of a local day, département, line, reason and hour waited
+    exactly ``wait_s`` seconds: the waits' quantiles are read from it, not from the calls."""
+
+    __tablename__ = "report_waits"
+    __table_args__ = (sa.Index("ix_report_waits_departement_day", "departement", "day"),)
+
+    day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
+    departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
+    line: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    reason: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    hour: Mapped[int] = mapped_column(sa.SmallInteger(), primary_key=True)
+    wait_s: Mapped[float] = mapped_column(sa.Float(), primary_key=True)
+    calls: Mapped[int]

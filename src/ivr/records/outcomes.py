@@ -6,6 +6,21 @@ from datetime import datetime
 
 from ivr.flow.vocabulary import CallSummary
 
+# French words for a dial's result and a call's outcome, as a simulated call tells them (the
+# command line's ``ivr simulate`` and the routing edit's preview).
+DIAL_RESULT_TEXT = {
+    "answered": "répond",
+    "busy": "occupé",
+    "no-answer": "ne répond pas",
+    "failed": "échec de l'appel",
+}
+OUTCOME_TEXT = {
+    "connected": "mis en relation",
+    "callback": "rappel enregistré",
+    "message": "fin sur un message",
+    "caller-hung-up": "l'appelant a raccroché",
+}
+
 
 def abandon_phase(
     summary: CallSummary, answered_at: datetime | None, dials: int, queued: bool

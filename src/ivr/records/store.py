@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -38,6 +38,7 @@ from ivr.records.models import (
     EscalationStatus,
     FlaggedNumber,
     Recording,
+    ReportRollupDay,
 )
 from ivr.records.tickets import escalation_ticket
 
@@ -263,6 +264,7 @@ class RecordStore:
         events = [dict(zip(EVENT_COLUMNS, row, strict=True)) for row in _event_rows(new, inserted)]
         if events:
             conn.execute(sa.insert(EVENTS), events)
+        invalidate_rollups(conn, (r.arrived_at for r in new))
 
     def _insert_new(
         self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
@@ -307,6 +309,7 @@ class RecordStore:
             with cur.copy(f"COPY call_events ({', '.join(EVENT_COLUMNS)}) FROM STDIN") as copy:
                 for row in _event_rows(new, inserted):
                     copy.write_row(row)
+        invalidate_rollups(conn, (r.arrived_at for r in new))
 
     # ----------------------------------------------------------------- calls
 
@@ -631,6 +634,27 @@ class RecordStore:
 
 LEG_COLUMNS = ("call_pk", "seq", "number", "role", "result", "started_at")
 EVENT_COLUMNS = ("call_pk", "seq", "kind", "detail", "at")
+
+
+REPEAT_REACH = timedelta(days=8)  # a call changes the repeat counts of the 7 days after it
+
+
+def invalidate_rollups(conn: sa.Connection, arrivals: Iterable[datetime]) -> None:
+    """Forget the report roll-ups of the days calls arriving at ``arrivals`` may change
+    (their local day wherever it is, and the days after, for repeat calls), in the
+    transaction that writes the calls (``ivr.records.rollups``)."""
+    days = sorted({at.astimezone(UTC).date() for at in arrivals})
+    marks = cast(sa.Table, ReportRollupDay.__table__)
+    while days:
+        first = last = days.pop(0)
+        while days and days[0] <= last + REPEAT_REACH:
+            last = days.pop(0)
+        conn.execute(
+            sa.delete(marks).where(
+                marks.c.day >= first - timedelta(days=1),
+                marks.c.day <= last + REPEAT_REACH + timedelta(days=1),
+            )
+        )
 
 
 def _unique_calls(calls: Sequence[CallRecord], result: WriteResult) -> dict[str, CallRecord]:

@@ -32,6 +32,7 @@ __all__ = [
     "CallQueries",
     "ListenerCall",
     "ListenerCallStatus",
+    "PlatformStatus",
     "Presence",
     "SupportCall",
     "TriedDestination",
@@ -151,6 +152,28 @@ def _support_call(state: CallState, status: ListenerCallStatus) -> SupportCall:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlatformStatus:
+    """A département's 115 platform now, without any number: its queue (how many wait,
+    since when the oldest), its listeners by presence, the wait the queue estimates and
+    whether the platform is closed. ``oldest_started_at`` None: no call waits, or the head
+    call's arrival is not known here."""
+
+    departement: str
+    waiting: int
+    oldest_started_at: datetime | None
+    listeners_available: int
+    listeners_paused: int
+    listeners_busy: int
+    estimated_wait_s: int
+    closed: bool
+    emergency_closed: bool
+
+    @property
+    def listeners_logged_in(self) -> int:
+        return self.listeners_available + self.listeners_paused + self.listeners_busy
+
+
 def _status(
     phone: str, state: CallState, listener: str | None, pending: Sequence[MediaCommand]
 ) -> ListenerCallStatus | None:
@@ -215,6 +238,39 @@ class CallQueries:
                     started = datetime.fromisoformat(snapshot.state["started_at"])
             rows.append(WaitingCall(position, started))
         return rows
+
+    async def platform(self, departement: str, default_handling_s: int) -> PlatformStatus:
+        """The département's 115 platform now (queue, listeners, closure): what the
+        wallboard and the metrics show."""
+        live = self._runtime.live
+        status = await live.queue_status(departement, None, default_handling_s)
+        presences = [state.presence for state in await live.listeners(departement)]
+        oldest: datetime | None = None
+        if status.waiting:
+            head = await self.waiting_calls(departement)
+            known = [row.started_at for row in head if row.started_at is not None]
+            oldest = min(known) if known else None
+        return PlatformStatus(
+            departement=departement,
+            waiting=status.waiting,
+            oldest_started_at=oldest,
+            listeners_available=presences.count(Presence.AVAILABLE),
+            listeners_paused=presences.count(Presence.PAUSED),
+            listeners_busy=presences.count(Presence.BUSY),
+            estimated_wait_s=status.estimated_wait_s,
+            closed=status.closed,
+            emergency_closed=status.emergency_closed,
+        )
+
+    def live_calls(self) -> dict[tuple[str, str], int]:
+        """The calls this instance holds now, by (line, département); "" when not known
+        yet (a caller still in the first menu)."""
+        counts: dict[tuple[str, str], int] = {}
+        for call in list(self._runtime.calls.values()):
+            state = call.state
+            key = (state.line.value if state.line is not None else "", state.departement or "")
+            counts[key] = counts.get(key, 0) + 1
+        return counts
 
     async def listener_call(self, phone: str | None, departement: str) -> ListenerCall | None:
         """The call of the département ringing or connected to this listener's phone: among

@@ -88,6 +88,17 @@ class SimulatedPlatform(InMemoryLiveState):
         positions = [(c.number, c.name) for c in dep.line_115.listeners]
         return positions[: min(self.run.script.listeners, len(positions))]
 
+    def _next_listener(self, departement: str) -> tuple[str, str] | None:
+        """The next listener in rank order after the last one offered, skipping those who
+        did not pick up (offered 1, 2, 3 in turn, as the routing file ranks them)."""
+        listeners = self._listeners(departement)
+        for step in range(len(listeners)):
+            index = (self.run.cursor + step) % len(listeners)
+            if listeners[index][0] not in self.run.failed:
+                self.run.cursor = index + 1
+                return listeners[index]
+        return None
+
     def _usable(self, departement: str) -> list[tuple[str, str]]:
         return [lst for lst in self._listeners(departement) if lst[0] not in self.run.failed]
 
@@ -167,11 +178,10 @@ class SimulatedPlatform(InMemoryLiveState):
         self._offering = False
         run = self.run
         waiting = await self.waiting_calls(departement)
-        usable = self._usable(departement)
-        if not waiting or not usable:
+        chosen = self._next_listener(departement)
+        if not waiting or chosen is None:
             return None
-        number, name = usable[run.cursor % len(usable)]
-        run.cursor += 1
+        number, name = chosen
         if run.script.result_for(number) is not DialOutcome.ANSWERED:
             run.failed.add(number)
         run.queued_at = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ivr.records.outcomes import DIAL_RESULT_TEXT, OUTCOME_TEXT
 from ivr.sim.simulator import SimulatedCall, Step
 from routing.phone import display_number
 
@@ -13,18 +14,8 @@ ROLES = {
     "listener": "écoutant",
     "lro": "LRO",
 }
-RESULTS = {
-    "answered": "répond",
-    "busy": "occupé",
-    "no-answer": "ne répond pas",
-    "failed": "échec de l'appel",
-}
-OUTCOMES = {
-    "connected": "mis en relation",
-    "callback": "rappel enregistré",
-    "message": "fin sur un message",
-    "caller-hung-up": "l'appelant a raccroché",
-}
+RESULTS = DIAL_RESULT_TEXT
+OUTCOMES = OUTCOME_TEXT
 
 
 def _number(value: object) -> str:

@@ -151,7 +151,9 @@ class _Run:
         self.steps: list[Step] = []
         log = self.log if sim.record_steps else _ignore
         self.time.reset(at)
-        self.caller = SimulatedCaller(script, self.time, log, self.feed)
+        self.caller = SimulatedCaller(
+            script, self.time, log, self.feed, hang_up_at=script.hang_up_at
+        )
         sim.live.begin(script, log, self.offer)
         sim.sinks.begin(log)
         self.state: CallState | None = None
@@ -160,13 +162,8 @@ class _Run:
         self.steps.append(Step(round(self.time.t, 1), kind, data))
 
     def feed(self, event: Event) -> None:
-        """An event from the caller's side: the runtime steps the call, the caller plays
-        what it answers. A caller who hangs up at a phase does so instead of that event."""
-        state = self.state
-        hang_up_at = self.script.hang_up_at
-        if state is not None and hang_up_at is not None and state.phase is hang_up_at:
-            self.log("caller_hangup", phase=state.phase.value)
-            event = CallerHungUp()
+        """An event from the caller's side (``SimulatedCaller.send``): the runtime steps
+        the call, the caller plays what it answers."""
         self.caller.perform(drive(self.runtime.handle(self.call_id, event)))
 
     def offer(self, departement: str) -> None:
@@ -187,13 +184,13 @@ class _Run:
                 break
             event = self.caller.take_next()
             if event is not None:
-                self.feed(event)
+                self.caller.send(event)
                 continue
             entry = self.time.next_entry()
             if entry is None:
                 raise SimulationError(f"le flux attend sans rien à attendre (phase {state.phase})")
             if entry.kind in HANG_UP_INSTEAD and state.phase is hang_up_at:
-                self.feed(CallerHungUp())  # instead of the timer or the listener's offer
+                self.caller.send(CallerHungUp())  # instead of the timer or the listener's offer
             else:
                 entry.action()
         else:

@@ -12,6 +12,7 @@ from geoloc.store import RecentPositions
 from ivr.records.store import RecordStore
 from ivr.runtime.queries import CallQueries
 from ivr.web.callbacks import CallbackPlacer
+from ivr.web.metrics import ServiceMetrics
 from ivr.web.recordings import RecordingSource
 from ivr.web.throttle import ThrottlePolicy
 from routing.config import RoutingConfig
@@ -40,6 +41,7 @@ class ConsoleDeps:
     ``calls`` answers what the consoles ask of the calls in progress (``CallQueries`` over
     the ``CallRuntime``). ``config_check_timeout`` bounds the check of a routing file
     submitted on the admin page (run in a worker thread): a longer check refuses the file.
+    ``metrics`` serves ``/metrics`` (``ivr.web.metrics``).
     """
 
     records: RecordStore
@@ -63,3 +65,4 @@ class ConsoleDeps:
     callbacks: CallbackPlacer | None = None
     config_check_timeout: timedelta = timedelta(seconds=15)
     preview: CallPreview | None = None
+    metrics: ServiceMetrics | None = None  # /metrics (None: 404)

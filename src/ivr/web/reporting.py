@@ -13,8 +13,9 @@ from datetime import date
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from ivr.records.indicators import Figures, Indicators, IndicatorService, TrendPoint
+from ivr.records.indicators import Figures, Indicators, TrendPoint
 from ivr.records.periods import KINDS, Period, Scope, parse_period, parse_scope, scope_choices
+from ivr.records.rollups import RollupIndicatorService
 from ivr.records.store import RecordStore
 from routing.config import RoutingConfig
 from routing.departements import BY_CODE
@@ -144,7 +145,7 @@ def build_report(
         dep = config.departements.get(code)
         return dep.timezone if dep is not None else timezone
 
-    service = IndicatorService(store, tz_of)
+    service = RollupIndicatorService(store, tz_of)  # roll-ups for the days that are over
     unit = "mois" if period.kind == "mois" else "semaine"
     anchor = parse_period(unit, period.last.isoformat(), "", "", today, timezone)
     return ReportView(

@@ -8,6 +8,7 @@ message into an idle mailbox spawns the task that drains it.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, ClassVar, Generic, TypeVar
@@ -27,12 +28,12 @@ class Actor(Generic[M]):
     """Message type -> ``async def handler(self, message)``; a type not listed is ignored."""
 
     def __init__(self, spawn: Spawn) -> None:
-        self.mailbox: deque[M] = deque()
+        self.mailbox: deque[tuple[M, float]] = deque()  # with when it arrived (monotonic)
         self.busy = False
         self._spawn = spawn
 
     def post(self, message: M) -> None:
-        self.mailbox.append(message)
+        self.mailbox.append((message, time.monotonic()))
         if not self.busy:
             self.busy = True
             self._spawn(self._drain())
@@ -40,7 +41,7 @@ class Actor(Generic[M]):
     async def _drain(self) -> None:
         try:
             while self.mailbox:
-                message = self.mailbox.popleft()
+                message, posted = self.mailbox.popleft()
                 if self.closed:
                     continue
                 handler = self.HANDLERS.get(type(message))
@@ -50,6 +51,7 @@ class Actor(Generic[M]):
                 except Exception:
                     await self.failed(message)
                 await self.handled()
+                self.timed(message, time.monotonic() - posted)
         finally:
             self.busy = False
 
@@ -61,6 +63,9 @@ class Actor(Generic[M]):
     async def failed(self, message: M) -> None:
         """A handler raised (a bug): log it, and leave the actor in a safe state."""
         log.exception("%s failed on %s", self, type(message).__name__)
+
+    def timed(self, message: M, seconds: float) -> None:
+        """After ``handled``: how long ``message`` took from its posting (metrics)."""
 
     async def handled(self) -> None:
         """After each message, handled or failed (not after a dropped one)."""

@@ -54,6 +54,7 @@ from ivr.transports.ari.ports import CallSnapshot, MediaSnapshot, Wait
 log = logging.getLogger(__name__)
 
 STALL_RETRY_S = 2.0
+INTERNAL = (Start, Commands, Timeout, Reconcile)  # the call's own messages, not ARI events
 
 
 # --------------------------------------------------------------------------- one call
@@ -71,6 +72,12 @@ class AriCall(Menus, Dialling):
     async def failed(self, message: Message) -> None:
         log.exception("call %s: %s failed", self.call_id, type(message).__name__)
         await self._fail_safe()
+
+    def timed(self, message: Message, seconds: float) -> None:
+        """An ARI event's time from its arrival to the end of its handling (the
+        event-to-command latency histogram of /metrics)."""
+        if self.t.on_event_handled is not None and not isinstance(message, INTERNAL):
+            self.t.on_event_handled(seconds)
 
     async def handled(self) -> None:
         if self.t.snapshots is not None and not self.ended:

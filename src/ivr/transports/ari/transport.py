@@ -120,6 +120,8 @@ class AriTransport:
         self.playbacks: dict[str, CallMedia] = {}
         self.connected = asyncio.Event()
         self.connections = 0
+        # Told the seconds from an event's arrival to its handling done (the metrics).
+        self.on_event_handled: Callable[[float], None] | None = None
         self.events = 0  # routed to a call
         self.received = 0  # every event of our application
         self._seen: dict[tuple[Any, ...], None] = {}

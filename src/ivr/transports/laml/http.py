@@ -8,6 +8,7 @@ parsed into an event; nothing else about the request is trusted until then.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from fastapi import APIRouter
@@ -101,7 +102,11 @@ def laml_router(transport: LamlTransport) -> APIRouter:
     # One route whose endpoint is a plain ASGI callable: the handler is found by name (one
     # regex instead of eighteen), and no Request or Response object is built per webhook.
     router.routes.append(
-        Route(PREFIX + "/{name:path}", _Webhooks(handlers, checker, account_sid), methods=["POST"])
+        Route(
+            PREFIX + "/{name:path}",
+            _Webhooks(handlers, checker, account_sid, transport),
+            methods=["POST"],
+        )
     )
     return router
 
@@ -114,13 +119,20 @@ class _Webhooks:
         handlers: dict[str, tuple[Handler, LamlTransport | None]],
         checker: SignatureChecker,
         account_sid: str | None,
+        transport: LamlTransport | None = None,
     ) -> None:
         self.handlers = handlers
         self.checker = checker
         self.account_sid = account_sid
+        self.transport = transport
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        started = time.perf_counter()
         status, content_type, body = await self.serve(scope, receive)
+        observe = self.transport.on_webhook_handled if self.transport is not None else None
+        if observe is not None:
+            name = "/" + scope["path_params"]["name"]
+            observe(name if name in self.handlers else "inconnu", time.perf_counter() - started)
         headers = [(b"content-type", content_type), (b"content-length", b"%d" % len(body))]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

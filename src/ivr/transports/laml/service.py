@@ -122,6 +122,8 @@ class LamlTransport(ListenerLegs, CallBacks, Rendering):
         self.config = config
         self.provider = provider
         self.clock = clock
+        # Told each webhook's name and handling time in seconds (the metrics), when set.
+        self.on_webhook_handled: Callable[[str, float], None] | None = None
         self.events: ProviderEventSink = events or MemoryProviderEvents()
         self.urls = Urls(config.public_base_url)
         self.speaker = Speaker(config.prompts_base_url, config.say_voice)

@@ -6,6 +6,7 @@ from ivr.web.routes import (
     accounts,
     admin_config,
     listener,
+    metrics,
     recordings,
     referent,
     reports,
@@ -13,6 +14,7 @@ from ivr.web.routes import (
     routing_versions,
     sign_in,
     sisiao,
+    supervision,
     support,
     support_agent,
 )
@@ -30,6 +32,8 @@ ROUTERS: tuple[APIRouter, ...] = (
     recordings.router,
     routing_edit.router,
     routing_versions.router,
+    metrics.router,
+    supervision.router,
 )
 
 __all__ = ["ROUTERS"]

@@ -194,9 +194,12 @@ def nav_links(who: Principal | None) -> list[tuple[str, str, str]]:
         links.append(("/referent", "Référent (palier 1)", "nav-referent"))
     if who.has(AccountRole.SUPPORT, AccountRole.ADMIN_NATIONAL):
         links.append(("/support", "Support national", "nav-support"))
+    if who.has(AccountRole.LISTENER, AccountRole.ADMIN_NATIONAL, AccountRole.ADMIN_DEPARTEMENT):
+        links.append(("/supervision", "Supervision", "nav-supervision"))
     if who.has(AccountRole.ADMIN_NATIONAL, AccountRole.ADMIN_DEPARTEMENT):
         links += [
             ("/admin", "Administration", "nav-admin"),
+            ("/admin/routage", "Routage", "nav-routage"),
             ("/admin/rapport", "Rapport", "nav-rapport"),
             ("/admin/comptes", "Comptes", "nav-comptes"),
             ("/admin/enregistrements", "Enregistrements", "nav-enregistrements"),

@@ -9,6 +9,7 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr.records.outcomes import DIAL_RESULT_TEXT, OUTCOME_TEXT
 from ivr.web.routes.common import Ctx
 from ivr.web.routing_edit import parse_fr_moment
 from routing.config import RoutingConfig, lro_chain
@@ -21,18 +22,8 @@ ROLES = {
     "listener": "écoutant",
     "lro": "LRO",
 }
-RESULTS = {
-    "answered": "répond",
-    "busy": "occupé",
-    "no-answer": "ne répond pas",
-    "failed": "échec de l'appel",
-}
-OUTCOMES = {
-    "connected": "mis en relation",
-    "callback": "rappel enregistré",
-    "message": "fin sur un message",
-    "caller-hung-up": "l'appelant a raccroché",
-}
+RESULTS = DIAL_RESULT_TEXT
+OUTCOMES = OUTCOME_TEXT
 
 
 @dataclass(slots=True)

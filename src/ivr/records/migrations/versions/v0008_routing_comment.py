@@ -6,7 +6,7 @@ it was made from (``based_on``, unique: two edits of one version cannot both be 
 The author and the comment were already kept.
 
 Revision ID: v0008
-Revises: v0006
+Revises: v0007
 Create Date: 2026-12-07
 """
 
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "v0008"
-down_revision = "v0006"
+down_revision = "v0007"
 branch_labels = None
 depends_on = None
 
