@@ -27,13 +27,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ivr.records.models import ConfigVersion
-from ivr.records.store import RecordStore
+from ivr.records.store import FILE_AUTHOR, RecordStore
 from routing.config import RoutingConfig
 from routing.loader import ConfigError, parse_config
 
 log = logging.getLogger(__name__)
 
-FILE_AUTHOR = "fichier"
 DEFAULT_POLL_S = 10.0
 
 
@@ -107,7 +106,8 @@ def choose_at_start(
                 path,
             )
             return Chosen(config, latest.content, latest.id, "records")
-    version = store.record_config_version(file_text, file_sha, FILE_AUTHOR, str(path))
+    # The file's name only: its place on the server is not shown on the pages.
+    version = store.record_config_version(file_text, file_sha, FILE_AUTHOR, path.name)
     return Chosen(file_config, file_text, version, "file")
 
 

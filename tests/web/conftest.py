@@ -202,6 +202,9 @@ async def attempt(
 
 def message_of(response: httpx.Response) -> str:
     """The sign-in page's message (the alert above the form)."""
-    found = re.search(r'<p class="info" role="alert">([^<]*)</p>', response.text)
+    found = re.search(
+        r'<p class="(?:info|errors)" role="(?:alert|status)" id="message-connexion">([^<]*)</p>',
+        response.text,
+    )
     assert found is not None, response.text
     return html.unescape(found.group(1))

@@ -128,7 +128,7 @@ async def test_given_a_full_queue_then_saturation_and_the_incident_banner_show(
 
     state = (await browser.get("/supervision/etat.json")).json()
 
-    assert state["perimetre"] == "Département 91"
+    assert state["perimetre"] == "Département 91 — Essonne"
     assert [r["code"] for r in state["departements"]] == ["91"]
     assert row(state, "91")["dissuasion"] == "Oui — saturation de la file"
     assert row(state, "91")["dissuasion_active"] is True

@@ -151,7 +151,7 @@ async def test_given_last_weeks_calls_then_the_report_counts_them_and_the_csv_op
     w.store.write([CallbackRequest("c", "91", CALLER, at)])
     await sign_in(browser, "a.essonne")
     page = shown(await browser.get("/admin/rapport"))
-    assert "Rapport — Département 91, du 30/12/2024 au 05/01/2025" in page
+    assert "Rapport — Département 91 — Essonne, du 30/12/2024 au 05/01/2025" in page
     # received, answered, rate, abandoned (menu, queue, ringing), deterred, LRO, call-backs
     assert (
         '<th scope="row">91 — Essonne</th><td>115</td><td>3</td><td>1</td><td>33 %</td>'
@@ -166,6 +166,8 @@ async def test_given_last_weeks_calls_then_the_report_counts_them_and_the_csv_op
     assert csv.content.startswith(b"\xef\xbb\xbf")
     lines = csv.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("Du;Au;Périmètre;Département;Ligne;Appels reçus;Appels répondus;")
-    assert lines[1].startswith("30/12/2024;05/01/2025;Département 91;91 — Essonne;115;3;1;33 %;1;")
+    assert lines[1].startswith(
+        "30/12/2024;05/01/2025;Département 91 — Essonne;91 — Essonne;115;3;1;33 %;1;"
+    )
     assert CALLER not in csv.text
     assert CALLER[-9:] not in csv.text

@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ivr.records.regions import DEPARTEMENT_REGION, REGION_NAMES
+from routing.departements import BY_CODE
 
 KINDS = {"jour": "Jour", "semaine": "Semaine", "mois": "Mois", "plage": "Période choisie"}
 MAX_RANGE_DAYS = 366
@@ -210,7 +211,7 @@ def parse_scope(value: str, allowed: list[str] | None) -> Scope:
             raise ReportInputError(
                 "perimetre", f"Le département {code} n'est pas dans votre périmètre."
             )
-        return Scope(value, f"Département {code}", (code,))
+        return Scope(value, f"Département {code} — {BY_CODE[code].name}", (code,))
     raise ReportInputError(SCOPE, f"Périmètre inconnu : « {value[:40]} ».")
 
 

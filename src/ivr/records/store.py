@@ -45,6 +45,8 @@ from ivr.records.tickets import escalation_ticket
 Clock = Callable[[], datetime]
 CALLS = cast(sa.Table, Call.__table__)
 LEGS = cast(sa.Table, CallLeg.__table__)
+# The author of a routing version recorded from the routing file at start (a deployment).
+FILE_AUTHOR = "fichier"
 EVENTS = cast(sa.Table, CallEvent.__table__)
 CALLBACKS = cast(sa.Table, Callback.__table__)
 

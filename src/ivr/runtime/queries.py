@@ -67,6 +67,24 @@ class ListenerCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ListenerActivity:
+    """What a listener is doing, as their console says it: the presence the queue knows
+    and the call on their phone. The queue counts a listener busy from the moment a call
+    is offered to them: ``being_rung`` until they answer, ``in_call`` once connected."""
+
+    presence: Presence
+    call: ListenerCall | None
+
+    @property
+    def being_rung(self) -> bool:
+        return self.call is not None and self.call.status is ListenerCallStatus.RINGING
+
+    @property
+    def in_call(self) -> bool:
+        return self.call is not None and self.call.status is ListenerCallStatus.CONNECTED
+
+
+@dataclass(frozen=True, slots=True)
 class WaitingCall:
     """A call in a département's queue: its place (1: next) and when it arrived (None:
     not known here)."""
@@ -195,6 +213,11 @@ class CallQueries:
             if state.number == phone:
                 return state.presence
         return Presence.OFFLINE
+
+    async def listener_activity(self, departement: str, phone: str | None) -> ListenerActivity:
+        """The listener's presence and the call ringing or connected to their phone."""
+        presence = await self.listener_presence(departement, phone)
+        return ListenerActivity(presence, await self.listener_call(phone, departement))
 
     async def set_listener_presence(self, departement: str, phone: str, presence: Presence) -> None:
         """Record the listener's presence (an available listener is offered the queue)."""

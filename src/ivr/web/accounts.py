@@ -4,9 +4,10 @@ admins' account management (scope, roles, activation, password resets)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 import phonenumbers
 import sqlalchemy as sa
@@ -42,10 +43,21 @@ LOGIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 Grant = tuple[AccountRole, str | None]
+T = TypeVar("T")
 
 
 class AccountError(ValueError):
-    """An account that cannot be created or changed as asked; the message is French."""
+    """An account that cannot be created or changed as asked; the message is French.
+
+    ``errors``: the messages by form field (``login``, ``telephone``, ``dep_listener``…;
+    ``general`` when no field is to blame), for the form to show each next to its field.
+    """
+
+    def __init__(
+        self, message: str, field: str = "general", errors: dict[str, list[str]] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.errors = errors if errors is not None else {field: [message]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +104,8 @@ def roles_text(grants: Iterable[Grant]) -> str:
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(
-            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères."
+            f"Le mot de passe doit compter au moins {MIN_PASSWORD_LENGTH} caractères.",
+            "mot_de_passe",
         )
 
 
@@ -103,15 +116,18 @@ def check_grants(roles: Iterable[Grant]) -> list[Grant]:
     for role, dep in roles:
         dep = dep.strip().upper() if dep else None
         if role in LOCAL_ROLES and not dep:
-            raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » se donne pour un département.")
+            raise AccountError(
+                f"Le rôle « {ROLE_LABELS[role]} » se donne pour un département.",
+                f"dep_{role.value}",
+            )
         if role not in LOCAL_ROLES and dep:
             raise AccountError(f"Le rôle « {ROLE_LABELS[role]} » est national (sans département).")
         if dep is not None and dep not in DEPARTEMENT_CODES:
-            raise AccountError(f"« {dep} » n'est pas un code de département.")
+            raise AccountError(f"« {dep} » n'est pas un code de département.", f"dep_{role.value}")
         if (role, dep) not in grants:
             grants.append((role, dep))
     if not grants:
-        raise AccountError("Un compte a au moins un rôle.")
+        raise AccountError("Un compte a au moins un rôle.", "roles")
     return grants
 
 
@@ -119,7 +135,7 @@ def check_phone(phone: str | None, grants: Iterable[Grant]) -> str | None:
     """The phone in E.164 (French numbers only), required for a listener."""
     if not phone or not phone.strip():
         if any(role is AccountRole.LISTENER for role, _ in grants):
-            raise AccountError("Un écoutant a un numéro de poste (téléphone).")
+            raise AccountError("Un écoutant a un numéro de poste (téléphone).", "telephone")
         return None
     try:
         e164 = normalize_number(phone)
@@ -130,7 +146,8 @@ def check_phone(phone: str | None, grants: Iterable[Grant]) -> str | None:
     ):
         raise AccountError(
             f"« {phone.strip()} » n'est pas un numéro de téléphone français valide "
-            "(par exemple 01 69 00 00 00 ou +33 1 69 00 00 00)."
+            "(par exemple 01 69 00 00 00 ou +33 1 69 00 00 00).",
+            "telephone",
         )
     return e164
 
@@ -139,8 +156,55 @@ def check_email(email: str | None) -> str | None:
     if not email or not email.strip():
         return None
     if not EMAIL_RE.fullmatch(email.strip()):
-        raise AccountError(f"« {email.strip()} » n'est pas une adresse électronique valide.")
+        raise AccountError(
+            f"« {email.strip()} » n'est pas une adresse électronique valide.", "email"
+        )
     return email.strip()
+
+
+def check_login(login: str) -> None:
+    if not login:
+        raise AccountError("L'identifiant est obligatoire.", "login")
+    if not LOGIN_RE.fullmatch(login):
+        raise AccountError(
+            "L'identifiant est fait de lettres sans accent, chiffres, points, tirets, "
+            "soulignés ou @ (128 caractères au plus).",
+            "login",
+        )
+
+
+def check_fields(
+    roles: Iterable[Grant],
+    phone: str | None,
+    email: str | None,
+    *,
+    login: str | None = None,
+    password: str | None = None,
+) -> tuple[list[Grant], str | None, str | None]:
+    """The account form's fields checked all at once: the grants, the phone in E.164 and
+    the e-mail. Raises one ``AccountError`` with every field's message."""
+    asked = list(roles)
+    errors: dict[str, list[str]] = {}
+
+    def checked(check: Callable[[], T]) -> T | None:
+        try:
+            return check()
+        except AccountError as exc:
+            for name, messages in exc.errors.items():
+                errors.setdefault(name, []).extend(messages)
+            return None
+
+    if login is not None:
+        checked(lambda: check_login(login))
+    if password is not None:
+        checked(lambda: check_password(password))
+    grants = checked(lambda: check_grants(asked)) or []
+    e164 = checked(lambda: check_phone(phone, grants or asked))
+    mail = checked(lambda: check_email(email))
+    if errors:
+        every = [message for messages in errors.values() for message in messages]
+        raise AccountError(" ".join(every), errors=errors)
+    return grants, e164, mail
 
 
 # --------------------------------------------------------------------------- creation, sign-in
@@ -166,20 +230,10 @@ def create_account(
     listener: a French number, stored in E.164. Raises ``AccountError``.
     """
     login = login.strip()
-    if not login:
-        raise AccountError("L'identifiant est obligatoire.")
-    if not LOGIN_RE.fullmatch(login):
-        raise AccountError(
-            "L'identifiant est fait de lettres sans accent, chiffres, points, tirets, "
-            "soulignés ou @ (128 caractères au plus)."
-        )
-    check_password(password)
-    grants = check_grants(roles)
-    e164 = check_phone(phone, grants)
-    mail = check_email(email)
+    grants, e164, mail = check_fields(roles, phone, email, login=login, password=password)
     with Session(store.engine) as session:
         if session.scalar(sa.select(Account.id).where(Account.login == login)) is not None:
-            raise AccountError(f"Le compte « {login} » existe déjà.")
+            raise AccountError(f"Le compte « {login} » existe déjà.", "login")
     return store.add_account(
         login,
         (display_name or "").strip() or login,
@@ -414,6 +468,18 @@ def list_accounts(store: RecordStore) -> list[AccountView]:
         return [_view(a) for a in accounts]
 
 
+def display_names(store: RecordStore, logins: Iterable[str]) -> dict[str, str]:
+    """The names shown for these logins (a login with no account is not in the answer)."""
+    wanted = sorted(set(logins))
+    if not wanted:
+        return {}
+    with Session(store.engine) as session:
+        rows = session.execute(
+            sa.select(Account.login, Account.display_name).where(Account.login.in_(wanted))
+        ).all()
+    return {login: name or login for login, name in rows}
+
+
 def get_account(store: RecordStore, login: str) -> AccountView | None:
     with Session(store.engine) as session:
         account = session.scalar(sa.select(Account).where(Account.login == login))
@@ -441,9 +507,7 @@ def update_account(
     by: str,
 ) -> None:
     """Replace an account's roles, name, phone and e-mail (audited, before and after)."""
-    grants = check_grants(roles)
-    e164 = check_phone(phone, grants)
-    mail = check_email(email)
+    grants, e164, mail = check_fields(roles, phone, email)
     with Session(store.engine) as session, session.begin():
         account = session.scalar(sa.select(Account).where(Account.login == login))
         if account is None:

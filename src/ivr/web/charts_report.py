@@ -25,7 +25,7 @@ def report_charts(view: ReportView) -> dict[str, Markup]:
         ),
         "rate": line_chart(
             "graphe-taux",
-            f"Taux de réponse (%), {unit}",
+            f"Taux de réponse (%), {unit} ({view.scope.label})",
             labels,
             [("taux de réponse", [100 * (f.answer_rate or 0) for f in figures])],
         ),

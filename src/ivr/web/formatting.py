@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from ivr.records.models import CallbackStatus, EscalationStatus
-from ivr.runtime.queries import ListenerCallStatus, Presence
+from ivr.runtime.queries import ListenerActivity, ListenerCallStatus, Presence
 from routing.config import RoutingConfig
 
 PRESENCE_LABELS = {
@@ -32,6 +33,19 @@ OUTCOME_LABELS = {
     "caller-hung-up": "raccroché",
 }
 LINE_LABELS = {"115": "115", "assistance": "assistance SI SIAO"}
+BEING_RUNG = "sonnerie en cours"
+
+
+def presence_text(activity: ListenerActivity) -> str:
+    """The listener's presence in French: being rung (« sonnerie en cours ») until they
+    answer, « en communication » only once connected."""
+    if activity.being_rung:
+        return BEING_RUNG
+    if activity.in_call:
+        return PRESENCE_LABELS[Presence.BUSY]
+    return PRESENCE_LABELS[activity.presence]
+
+
 CALL_STATUS_LABELS = {
     ListenerCallStatus.CONNECTED: "en communication",
     ListenerCallStatus.RINGING: "sonne",
@@ -85,6 +99,20 @@ def spaced_number(number: str | None) -> str:
         national = "0" + number[3:]
         return " ".join(national[i : i + 2] for i in range(0, 10, 2))
     return number
+
+
+def typed_number(typed: str) -> str:
+    """A French number as typed in a form (« 06 39 98 01 01 », « +33 6 39 98 01 01 »,
+    « 0033… ») in E.164, as the records and SI SIAO hold numbers; anything else (a foreign
+    or incomplete number) as typed, without its spaces."""
+    compact = re.sub(r"[\s.\-()]", "", typed)
+    if compact.startswith("0033"):
+        compact = "+33" + compact[4:]
+    if re.fullmatch(r"0[1-9]\d{8}", compact):
+        return "+33" + compact[1:]
+    if re.fullmatch(r"\+33[1-9]\d{8}", compact):
+        return compact
+    return compact or typed.strip()
 
 
 def escalation_reasons(config: RoutingConfig) -> dict[str, str]:

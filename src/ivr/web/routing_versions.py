@@ -10,12 +10,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from ivr.records.models import ConfigVersion
-from ivr.records.store import RecordStore
+from ivr.records.store import FILE_AUTHOR, RecordStore
 from ivr.web.routing_text import whole_text
 from routing.config import RoutingConfig
 from routing.loader import ConfigError, parse_config
@@ -33,6 +34,21 @@ class Base:
     config: RoutingConfig
     text: str
     author: str = ""
+
+
+def author_text(author: str) -> str:
+    """Who recorded a version, as the pages say it (the file at start: a deployment)."""
+    return "fichier de démarrage" if author == FILE_AUTHOR else author
+
+
+def comment_text(author: str, comment: str | None) -> str:
+    """A version's comment as shown: for the file at start, its name only (versions
+    recorded before kept the file's path on the server, which is not shown)."""
+    if not comment:
+        return ""
+    if author == FILE_AUTHOR and ("/" in comment or "\\" in comment):
+        return PurePath(comment.replace("\\", "/")).name
+    return comment
 
 
 def parsed(content: str, sha256: str, name: str) -> RoutingConfig:

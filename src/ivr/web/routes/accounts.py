@@ -5,7 +5,7 @@ roles are in their départements."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends
@@ -32,6 +32,7 @@ from ivr.web.accounts import (
     update_account,
     within_scope,
 )
+from ivr.web.formatting import spaced_number
 from ivr.web.routes.checks import AdminCtx, AdminForm, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, field, see_other, text
 
@@ -85,7 +86,7 @@ async def accounts_page(
     *,
     status_code: int = 200,
     info: str = "",
-    error: str | None = None,
+    errors: dict[str, list[str]] | None = None,
     values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     values = values or {}
@@ -105,11 +106,36 @@ async def accounts_page(
         local_roles=LOCAL_ROLES,
         national_roles=NATIONAL_ROLES if ctx.who.national_admin else (),
         info=info,
-        error=error,
-        values=values,
-        form_deps={r.value: values.get(f"dep_{r.value}", "") for r in LOCAL_ROLES},
-        form_nationals={r.value for r in NATIONAL_ROLES if values.get(f"role_{r.value}")},
+        **form_context(values, errors),
     )
+
+
+def form_context(values: dict[str, str], errors: dict[str, list[str]] | None) -> dict[str, Any]:
+    """The account form as typed (or as recorded) and its errors by field."""
+    return {
+        "values": values,
+        "errors": errors or {},
+        "form_deps": {r.value: values.get(f"dep_{r.value}", "") for r in LOCAL_ROLES},
+        "form_nationals": {r.value for r in NATIONAL_ROLES if values.get(f"role_{r.value}")},
+    }
+
+
+def recorded_values(account: AccountView) -> dict[str, str]:
+    """An account's fields as its form shows them before any change."""
+    values = {
+        "nom": account.display_name,
+        "telephone": spaced_number(account.phone) if account.phone else "",
+        "email": account.email or "",
+    }
+    for role in LOCAL_ROLES:
+        values[f"dep_{role.value}"] = account.departements(role)
+    for role in NATIONAL_ROLES:
+        values[f"role_{role.value}"] = "1" if account.holds(role) else ""
+    return values
+
+
+def typed_values(form: FormData) -> dict[str, str]:
+    return {k: field(form, k) for k in VALUE_FIELDS}
 
 
 async def account_page(
@@ -118,7 +144,8 @@ async def account_page(
     *,
     status_code: int = 200,
     info: str = "",
-    error: str | None = None,
+    errors: dict[str, list[str]] | None = None,
+    values: dict[str, str] | None = None,
 ) -> HTMLResponse:
     locks = await ctx.web.db(throttle.locks, ctx.deps.records.engine, ctx.deps.clock())
     sessions = await ctx.web.db(open_sessions, ctx.deps.records, ctx.deps.clock())
@@ -133,9 +160,7 @@ async def account_page(
         national_roles=NATIONAL_ROLES if ctx.who.national_admin else (),
         myself=account.login == ctx.who.login,
         info=info,
-        error=error,
-        form_deps={r.value: account.departements(r) for r in LOCAL_ROLES},
-        form_nationals={r.value for r in NATIONAL_ROLES if account.holds(r)},
+        **form_context(values if values is not None else recorded_values(account), errors),
     )
 
 
@@ -193,8 +218,9 @@ async def account_create(posted: AdminForm) -> Response:
             must_change_password=bool(field(form, "changer")),
         )
     except AccountError as exc:
-        values = {k: field(form, k) for k in VALUE_FIELDS}
-        return await accounts_page(ctx, status_code=422, error=str(exc), values=values)
+        return await accounts_page(
+            ctx, status_code=422, errors=exc.errors, values=typed_values(form)
+        )
     return see_other("/admin/comptes", f"Compte « {login} » créé.")
 
 
@@ -239,7 +265,9 @@ async def account_update(posted: AccountForm) -> Response:
             by=ctx.who.login,
         )
     except AccountError as exc:
-        return await account_page(ctx, account, status_code=422, error=str(exc))
+        return await account_page(
+            ctx, account, status_code=422, errors=exc.errors, values=typed_values(form)
+        )
     return see_other(account_url(account.login), "Compte modifié.")
 
 
@@ -269,7 +297,7 @@ async def account_password(posted: AccountForm) -> Response:
             must_change=temporary,
         )
     except AccountError as exc:
-        return await account_page(ctx, account, status_code=422, error=str(exc))
+        return await account_page(ctx, account, status_code=422, errors=exc.errors)
     flash = "Mot de passe remplacé" + (
         " : à changer à la prochaine connexion." if temporary else "."
     )

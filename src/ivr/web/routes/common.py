@@ -13,7 +13,6 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ParamSpec, TypeVar, cast
 from urllib.parse import quote
 
@@ -21,25 +20,16 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
-from fastapi.templating import Jinja2Templates
 from starlette.datastructures import FormData
 
 from ivr.records.models import AccountRole
 from ivr.web.accounts import Principal, open_session, session_principal
 from ivr.web.deps import ConsoleDeps
-from ivr.web.formatting import (
-    LINE_LABELS,
-    OUTCOME_LABELS,
-    day_text,
-    duration,
-    local_time,
-    spaced_number,
-    typed_day,
-)
 from ivr.web.routes import params
 from ivr.web.security import Session, SessionCodec, same_token
+from ivr.web.template_env import TEMPLATES_DIR as TEMPLATES_DIR  # re-exported
+from ivr.web.template_env import console_templates
 
-TEMPLATES_DIR = Path(__file__).parents[1] / "templates"
 COOKIE = "ivr_session"
 PASSWORD_PAGE = "/mot-de-passe"
 MAX_LOOKUPS_REMEMBERED = 2000
@@ -238,15 +228,7 @@ class Web:
 
     def __init__(self, deps: ConsoleDeps) -> None:
         self.deps = deps
-        self.templates = Jinja2Templates(directory=str(TEMPLATES_DIR))
-        env = self.templates.env
-        env.filters["heure"] = lambda v: local_time(v, deps.timezone)
-        env.filters["duree"] = duration
-        env.filters["jour"] = lambda v: day_text(v, deps.timezone)
-        env.filters["saisie_jour"] = typed_day
-        env.filters["issue"] = lambda v: OUTCOME_LABELS.get(v or "", v or "")
-        env.filters["ligne"] = lambda v: LINE_LABELS.get(v or "", v or "")
-        env.filters["numero"] = spaced_number
+        self.templates = console_templates(deps.timezone)
         self.codec = SessionCodec(deps.session_secret)
         self.lookup_owners: OrderedDict[str, tuple[str, str | None]] = OrderedDict()
 
@@ -305,6 +287,7 @@ class Web:
             static=self.deps.static_url.rstrip("/"),
             roles=AccountRole,
             nav=nav_links(who),
+            home=home_of(who) if who is not None else None,
             current_path=request.url.path,
         )
         response = self.templates.TemplateResponse(request, name, context, status_code=status_code)
@@ -320,8 +303,17 @@ class Web:
             return "État de SI SIAO inconnu (le suivi des incidents ne répond pas)."
 
     def sign_in_page(
-        self, request: Request, status_code: int, message: str | None = None, next_url: str = ""
+        self,
+        request: Request,
+        status_code: int,
+        message: str | None = None,
+        next_url: str = "",
+        *,
+        login: str = "",
+        error: bool = False,
     ) -> HTMLResponse:
+        """The sign-in page with its notice, or its error (``error``: a refused attempt,
+        the ``login`` typed kept; never the password)."""
         session = self.read_session(request)
         if session is None or session.login is not None:
             session = self.anonymous()
@@ -332,6 +324,8 @@ class Web:
             status_code=status_code,
             message=message,
             next_url=next_url,
+            typed_login=login,
+            error=error,
         )
         self.set_cookie(response, session)
         return response

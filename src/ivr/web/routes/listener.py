@@ -20,6 +20,8 @@ from ivr.web.formatting import (
     OUTCOME_LABELS,
     PRESENCE_LABELS,
     duration,
+    presence_text,
+    typed_number,
 )
 from ivr.web.routes.checks import ListenerCtx, ListenerForm, ListenerJson, Posted
 from ivr.web.routes.common import ConsoleRoute, Ctx, JsonRefusalError, Web, see_other
@@ -157,9 +159,9 @@ async def console(
     if departement is None:
         raise ctx.forbidden(f"Vous n'êtes pas écoutant du département {dep}.")
     calls = web.deps.calls
-    presence = await calls.listener_presence(departement, who.phone)
+    activity = await calls.listener_activity(departement, who.phone)
+    presence, found = activity.presence, activity.call
     queue = queue_rows(web, await calls.waiting_calls(departement))
-    found = await calls.listener_call(who.phone, departement)
     context = await web.db(call_context, web, who, found) if found else None
     pending, done = await web.db(queries.callbacks_of, web.deps.records, departement)
     if pending or done:
@@ -172,7 +174,7 @@ async def console(
         departement_name=dep_config.name if dep_config else departement,
         departements=who.departements(AccountRole.LISTENER),
         presence=presence,
-        presence_label=PRESENCE_LABELS[presence],
+        presence_label=presence_text(activity),
         presences=[(p.value, PRESENCE_LABELS[p]) for p in CHOSEN_PRESENCES],
         queue=queue,
         call=context,
@@ -195,12 +197,12 @@ async def console_state(ctx: ListenerJson, dep: str | None = None) -> Response:
     if departement is None:
         raise JsonRefusalError(403, "Accès refusé.")
     calls = ctx.deps.calls
-    presence = await calls.listener_presence(departement, ctx.who.phone)
-    found = await calls.listener_call(ctx.who.phone, departement)
+    activity = await calls.listener_activity(departement, ctx.who.phone)
+    found = activity.call
     return JSONResponse(
         {
-            "presence": presence.value,
-            "presence_label": PRESENCE_LABELS[presence],
+            "presence": activity.presence.value,
+            "presence_label": presence_text(activity),
             "queue": queue_rows(ctx.web, await calls.waiting_calls(departement)),
             "call_id": found.call_id if found else None,
             "call_status": CALL_STATUS_LABELS[found.status] if found else None,
@@ -227,7 +229,7 @@ async def set_presence(posted: ListenerDepForm) -> Response:
 @router.post("/console/signalements")
 async def flag(posted: ListenerDepForm) -> Response:
     ctx, departement = posted.ctx, posted.departement
-    number, reason = posted.field("numero"), posted.field("motif")
+    number, reason = typed_number(posted.field("numero")), posted.field("motif")
     if not number or not reason:
         return see_other(
             f"/console?dep={departement}",

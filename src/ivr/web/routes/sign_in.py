@@ -70,7 +70,7 @@ async def login(posted: AnonymousPostDep) -> Response:
     login_name, password = field(form, "login"), text(form, "password")
     next_url = field(form, "suite")
     if not login_name or password is None:
-        return web.sign_in_page(request, 401, WRONG, next_url)
+        return web.sign_in_page(request, 401, WRONG, next_url, login=login_name, error=True)
     address = request.client.host if request.client else None
     keys = [throttle.login_key(login_name), throttle.address_key(address)]
     now = web.deps.clock()
@@ -85,7 +85,7 @@ async def login(posted: AnonymousPostDep) -> Response:
             adresse=address,
             jusqu_a=lock.until.isoformat(),
         )
-        return throttled(web, request, lock, now, next_url)
+        return throttled(web, request, lock, now, next_url, login_name)
     who = await web.db(authenticate, web.deps.records, login_name, password)
     if who is None:
         return await refused(web, request, login_name, keys, address, now, next_url)
@@ -155,12 +155,12 @@ async def refused(
         )
     locked = next((found for found in started if found is not None), None)
     if locked is not None:
-        return throttled(web, request, locked, now, next_url)
-    return web.sign_in_page(request, 401, WRONG, next_url)
+        return throttled(web, request, locked, now, next_url, login_name)
+    return web.sign_in_page(request, 401, WRONG, next_url, login=login_name, error=True)
 
 
 def throttled(
-    web: Web, request: Request, lock: throttle.Lock, now: datetime, next_url: str
+    web: Web, request: Request, lock: throttle.Lock, now: datetime, next_url: str, login: str
 ) -> Response:
     """429: too many failures for this login or from this address (the same words for a
     login that exists and one that does not)."""
@@ -176,7 +176,7 @@ def throttled(
             "Trop de tentatives de connexion infructueuses depuis cette adresse. "
             f"Réessayez dans {wait}."
         )
-    response = web.sign_in_page(request, 429, message, next_url)
+    response = web.sign_in_page(request, 429, message, next_url, login=login, error=True)
     response.headers["Retry-After"] = str(minutes * 60)
     return response
 

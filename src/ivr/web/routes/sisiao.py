@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from ivr.records.periods import read_day
+from ivr.web.formatting import typed_number
 from ivr.web.routes.checks import ListenerForm, ListenerJson
 from ivr.web.routes.common import MAX_LOOKUPS_REMEMBERED, ConsoleRoute, JsonRefusalError, see_other
 from ivr.web.routes.listener import ListenerDepForm, ListenerPost, listener_dep
@@ -28,7 +29,7 @@ UNKNOWN_LOOKUP = "Recherche inconnue."
 async def start_lookup(posted: ListenerForm) -> Response:
     ctx = posted.ctx
     departement = listener_dep(ctx.who, posted.field("dep"))
-    number = posted.field("telephone")
+    number = typed_number(posted.field("telephone"))  # SI SIAO searches E.164 numbers
     if departement is None or not number:
         return see_other(f"/console?dep={departement or ''}", "Indiquez un numéro de téléphone.")
     call_id = posted.field("call_id") or None
@@ -108,7 +109,7 @@ def demande_from(posted: ListenerPost) -> NouvelleDemandeUrgence:
             prenom=posted.field("prenom"),
             date_naissance=read_day(birth) if birth else None,
             sexe=Sexe(sexe) if sexe else None,
-            telephone=posted.field("telephone") or None,
+            telephone=typed_number(posted.field("telephone")) or None,
         ),
         composition=Composition(composition) if composition else None,
         departement=posted.departement,

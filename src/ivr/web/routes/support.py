@@ -19,6 +19,7 @@ from ivr.records.models import (
 )
 from ivr.records.tickets import TicketFields, TicketFilter
 from ivr.web import queries
+from ivr.web.accounts import display_names
 from ivr.web.formatting import ESCALATION_LABELS, escalation_reasons
 from ivr.web.routes.checks import Posted, SupportCtx, SupportForm
 from ivr.web.routes.common import ConsoleRoute, Ctx, see_other
@@ -101,6 +102,7 @@ async def render_inbox(
         "support.html",
         status_code=status_code,
         tickets=rows,
+        names=await ctx.web.db(display_names, records, (t.updated_by for t in rows)),
         callers=callers,
         overflowed=overflowed,
         counts=await ctx.web.db(tickets.count_by_status, records),
@@ -202,10 +204,14 @@ async def render_ticket(
     )
     if form is None:
         form = TicketInput(found.motif or "", found.sub_motif or "", found.note, found.status)
+    authors = [found.created_by, found.updated_by]
+    if escalation is not None:
+        authors.append(escalation.created_by)
     return ctx.render(
         "ticket.html",
         status_code=422 if form.errors else 200,
         ticket=found,
+        names=await ctx.web.db(display_names, records, authors),
         call=call,
         caller=caller,
         earlier=earlier,
