@@ -82,15 +82,15 @@ def test_given_a_national_admin_when_choosing_a_month_and_a_departement_then_the
     tab.page.get_by_label("Jour, semaine ou mois contenant le").fill("2025-01-15")
     tab.page.get_by_label("Périmètre", exact=True).select_option(label="91 — Essonne")
     tab.submit("Afficher le rapport")
-    assert tab.heading() == "Rapport — Département 91, janvier 2025"
+    assert tab.heading() == "Rapport — Département 91 — Essonne, janvier 2025"
     caption = tab.page.locator("table caption").first
     expect(caption).to_contain_text("Du 01/01/2025 au 31/01/2025")
-    row = tab.page.get_by_role("row").filter(has_text="Total Département 91").last
+    row = tab.page.get_by_role("row").filter(has_text="Total Département 91 — Essonne").last
     expect(row).to_contain_text("toutes lignes")
     expect(row.locator("td").nth(1)).to_have_text("20")  # received: two calls on 10 days
     # Only the Essonne: Paris is outside the chosen scope.
     heads = tab.page.locator("table").first.locator("tbody th").all_inner_texts()
-    assert set(heads) == {"91 — Essonne", "Total Département 91"}, heads
+    assert set(heads) == {"91 — Essonne", "Total Département 91 — Essonne"}, heads
 
     charts = tab.page.locator("figure svg.chart")
     expect(charts).to_have_count(len(CHARTS))
@@ -109,7 +109,7 @@ def test_given_a_national_admin_when_choosing_a_month_and_a_departement_then_the
     with tab.page.expect_navigation():
         tab.page.get_by_role("link", name="Période suivante").click()
     tab.shot()
-    assert tab.heading() == "Rapport — Département 91, février 2025"
+    assert tab.heading() == "Rapport — Département 91 — Essonne, février 2025"
     tab.expect_text("Aucun appel sur cette période.")
 
 

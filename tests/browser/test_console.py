@@ -43,7 +43,7 @@ def test_given_an_available_listener_when_a_call_rings_connects_and_ends_then_th
     notice = page.locator("#nouvel-appel")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text("Un nouvel appel vous est présenté.")
-    expect(presence).to_have_text("en communication")
+    expect(presence).to_have_text("sonnerie en cours")  # rung, not yet talking
     tab.shot("appel-presente")
 
     with page.expect_navigation():
@@ -56,11 +56,12 @@ def test_given_an_available_listener_when_a_call_rings_connects_and_ends_then_th
     tab.expect_text("Aucun appel précédent enregistré.")
     expect(notice).to_be_hidden()
     # The SI SIAO search and the emergency request are prefilled with the caller's number.
-    expect(page.get_by_label("Rechercher un ménage par téléphone")).to_have_value("+33639980101")
+    expect(page.get_by_label("Rechercher un ménage par téléphone")).to_have_value("06 39 98 01 01")
 
     live.answer("appel-navigateur-1", LISTENER_PHONE)
     tab.tick()
     expect(status).to_have_text("en communication")
+    expect(presence).to_have_text("en communication")
     tab.shot("en-communication")
 
     live.hang_up("appel-navigateur-1")

@@ -36,14 +36,14 @@ def test_given_a_referent_escalation_then_national_support_sees_it_and_takes_it_
     support.sign_in("support")
     row = support.page.locator("#fiches tbody tr").filter(has_text=NOTE)
     expect(row).to_have_count(1)
-    for text in ("escalade du palier 1", "91", reason_label, "nouveau", "r.leroy"):
+    for text in ("escalade du palier 1", "91", reason_label, "nouveau", "Romain Leroy"):
         expect(row).to_contain_text(text)
     with support.page.expect_navigation():
         row.get_by_role("link").first.click()
     support.shot()
     support.expect_text(re.compile(r"Fiche n° \d+ : nouveau"))
     expect(support.page.locator("#fiche-origine")).to_have_text("escalade du palier 1")
-    expect(support.page.locator("#fiche-escalade")).to_contain_text("par r.leroy")
+    expect(support.page.locator("#fiche-escalade")).to_contain_text("par Romain Leroy")
     expect(support.page.locator("#fiche-motif-menu")).to_have_text(reason_label)
     expect(support.page.get_by_label("Note", exact=True)).to_have_value(NOTE)
     support.page.get_by_label("Motif", exact=True).select_option(label="Accès et comptes")
@@ -61,7 +61,7 @@ def test_given_a_referent_escalation_then_national_support_sees_it_and_takes_it_
         "Accès et comptes",
         "Mot de passe oublié ou compte bloqué",
         "en cours",
-        "s.martin",
+        "Sarah Martin",
     ):
         expect(row).to_contain_text(text)
 

@@ -183,7 +183,7 @@ def test_given_an_agent_with_a_post_when_an_overflowed_call_rings_then_the_page_
         REASON,
         NOTE,
         "résolu",
-        "s.bernard",
+        "Sophie Bernard",
     ):
         expect(row).to_contain_text(text)
     # A new call rang nobody since: the screen pop is empty again.
