@@ -87,7 +87,7 @@ def agent(tab: Tab, live: LiveServer) -> Iterator[Tab]:
     tab.page.get_by_label("Disponibilité").select_option(label="déconnecté")
     with tab.page.expect_navigation():
         tab.page.locator("#poste-enregistrer").click()
-    tab.expect_text("Vous êtes déconnecté sur le poste 05 36 49 00 01.")
+    tab.expect_text("Vous êtes déconnecté du poste 05 36 49 00 01.")
 
 
 def overflow(live: LiveServer, call_id: str) -> None:

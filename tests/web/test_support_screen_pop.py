@@ -131,6 +131,7 @@ async def test_given_the_agent_answers_then_connected_and_the_ticket_is_recorded
     page = shown(await browser.get(response.headers["location"]))
     (ticket_id,) = re.findall(r"Fiche n° (\d+) enregistrée\.", page)
     assert f"Fiche n° {ticket_id} : résolu" in page
+    assert "<dt>Traitée le</dt>" in page  # resolved: when it was dealt with
     found = tickets.ticket(w.store, int(ticket_id))
     assert found is not None
     assert (found.source, found.departement, found.menu_reason) == ("call", "91", "connexion")
@@ -312,6 +313,17 @@ async def test_given_another_number_then_checked_and_a_paused_agent_still_sees_t
     page = shown(await browser.get(response.headers["location"]))
     assert "Vous êtes en pause sur le poste 05 36 49 00 02." in page
     assert '<strong id="presence-support">en pause</strong>' in page
+    response = await browser.post(
+        "/support/poste",
+        data={
+            "csrf": csrf,
+            "poste": "autre",
+            "autre_poste": "05 36 49 00 02",
+            "presence": "offline",
+        },
+    )
+    page = shown(await browser.get(response.headers["location"]))
+    assert "Vous êtes déconnecté du poste 05 36 49 00 02." in page
 
 
 async def test_given_a_screen_pop_then_no_caller_number_in_the_logs(

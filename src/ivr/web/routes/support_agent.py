@@ -91,7 +91,8 @@ async def set_post(posted: SupportForm) -> Response:
     elif chosen not in {n for n, _ in phone_choices(ctx)}:
         chosen = ctx.who.phone or ""
     await ctx.web.db(tickets.set_agent, ctx.deps.records, ctx.who.login, chosen or None, presence)
-    where = f" sur le poste {spaced_number(chosen)}" if chosen else " (aucun poste choisi)"
+    on = " du poste" if presence == "offline" else " sur le poste"
+    where = f"{on} {spaced_number(chosen)}" if chosen else " (aucun poste choisi)"
     return see_other("/support", f"Vous êtes {AGENT_PRESENCES[presence]}{where}.")
 
 
