@@ -398,7 +398,24 @@ class ReportRollupDay(Base):
     calls: Mapped[int]
 
 
-class ReportRollup(Base):
+class _CallCounters:
+    """The counters a roll-up row keeps (docs/reporting.md defines each one)."""
+
+    received: Mapped[int]
+    answered: Mapped[int]
+    abandoned: Mapped[int]
+    abandoned_menu: Mapped[int]
+    abandoned_queue: Mapped[int]
+    abandoned_ringing: Mapped[int]
+    deterred: Mapped[int]
+    lro: Mapped[int]
+    callbacks_offered: Mapped[int]
+    repeat_24h: Mapped[int]
+    repeat_7d: Mapped[int]
+    talk_s: Mapped[float] = mapped_column(sa.Float())
+
+
+class ReportRollup(_CallCounters, Base):
     """The call counters of one local day, département, line and reason."""
 
     __tablename__ = "report_rollups"
@@ -408,21 +425,9 @@ class ReportRollup(Base):
     departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)  # "": unknown
     line: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
     reason: Mapped[str] = mapped_column(sa.String(64), primary_key=True)  # "": none
-    received: Mapped[int]
-    answered: Mapped[int]
-    abandoned: Mapped[int]
-    abandoned_menu: Mapped[int]
-    abandoned_queue: Mapped[int]
-    abandoned_ringing: Mapped[int]
-    deterred: Mapped[int]
-    lro: Mapped[int]
-    callbacks_offered: Mapped[int]
-    repeat_24h: Mapped[int]
-    repeat_7d: Mapped[int]
-    talk_s: Mapped[float] = mapped_column(sa.Float())
 
 
-class ReportHour(Base):
+class ReportHour(_CallCounters, Base):
     """The call counters of one local day, département and local hour (by hour of day)."""
 
     __tablename__ = "report_hours"
@@ -431,18 +436,6 @@ class ReportHour(Base):
     day: Mapped[date] = mapped_column(sa.Date(), primary_key=True)
     departement: Mapped[str] = mapped_column(sa.String(3), primary_key=True)
     hour: Mapped[int] = mapped_column(sa.SmallInteger(), primary_key=True)
-    received: Mapped[int]
-    answered: Mapped[int]
-    abandoned: Mapped[int]
-    abandoned_menu: Mapped[int]
-    abandoned_queue: Mapped[int]
-    abandoned_ringing: Mapped[int]
-    deterred: Mapped[int]
-    lro: Mapped[int]
-    callbacks_offered: Mapped[int]
-    repeat_24h: Mapped[int]
-    repeat_7d: Mapped[int]
-    talk_s: Mapped[float] = mapped_column(sa.Float())
 
 
 class ReportWait(Base):
