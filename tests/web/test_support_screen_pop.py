@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -43,6 +43,22 @@ async def overflow(w: World, call_id: str = "assist-1", reason: str = "1") -> No
     for referent in ("+33199000910", "+33199000911"):
         await w.runtime.handle(call_id, DialResult(((referent, DialOutcome.NO_ANSWER),)))
     await w.runtime.handle(call_id, DialResult((("+33199000912", DialOutcome.BUSY),)))
+
+
+def overflowed(call_id: str, departement: str, at: datetime) -> CallRecord:
+    """An assistance call that reached tier 2, nobody answered, the urgent message played."""
+    return CallRecord(
+        call_id,
+        "assistance",
+        departement,
+        CALLER,
+        ASSISTANCE,
+        at,
+        at,
+        outcome="message",
+        tier_reached="tier2",
+        reason="incident_technique",
+    )
 
 
 async def agent(browser: httpx.AsyncClient, w: World, post: str = POST_1) -> str:
@@ -213,22 +229,7 @@ async def test_given_a_referent_escalation_and_an_unanswered_overflow_then_both_
     add_people(w.store)
     now = w.clock()
     w.store.escalate(reason_code="rgpd", by="r.leroy", note="Effacement", departement="91")
-    w.store.write(
-        [
-            CallRecord(
-                "lost-1",
-                "assistance",
-                "75",
-                CALLER,
-                ASSISTANCE,
-                now,
-                now,
-                outcome="message",
-                tier_reached="tier2",
-                reason="incident_technique",
-            )
-        ]
-    )
+    w.store.write([overflowed("lost-1", "75", now)])
     csrf = await sign_in(browser, "s.national")
     page = shown(await browser.get("/support"))
     assert "escalade du palier 1" in page
@@ -417,18 +418,7 @@ async def test_given_earlier_calls_then_the_ticket_names_their_line_and_outcome_
                 earlier,
                 outcome="caller-hung-up",
             ),
-            CallRecord(
-                "lost-2",
-                "assistance",
-                "91",
-                CALLER,
-                ASSISTANCE,
-                now,
-                now,
-                outcome="message",
-                tier_reached="tier2",
-                reason="incident_technique",
-            ),
+            overflowed("lost-2", "91", now),
         ]
     )
     csrf = await sign_in(browser, "s.national")

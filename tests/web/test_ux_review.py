@@ -211,10 +211,9 @@ async def test_given_a_wrong_phone_when_editing_an_account_then_next_to_it_and_n
     )
 
 
-async def test_given_the_listeners_phone_ringing_then_sonnerie_then_en_communication(
-    browser: httpx.AsyncClient, world: Setup
-) -> None:
-    w = world[0]
+async def ring_the_listener(browser: httpx.AsyncClient, w: World) -> str:
+    """Claire Dupont signed in, available on the 91; a 115 call of the 91 rings her phone.
+    Her CSRF token."""
     add_people(w.store)
     csrf = await sign_in(browser, "c.dupont")
     await browser.post(
@@ -222,6 +221,14 @@ async def test_given_the_listeners_phone_ringing_then_sonnerie_then_en_communica
     )
     await w.runtime.start_call(CallStarted("call-1", LINE_115_91, CALLER), w.transport)
     await w.runtime.drain()
+    return csrf
+
+
+async def test_given_the_listeners_phone_ringing_then_sonnerie_then_en_communication(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    await ring_the_listener(browser, w)
 
     presence = re.compile(r'<strong id="presence">([^<]*)</strong>')
     page = shown(await browser.get("/console"))
@@ -241,13 +248,7 @@ async def test_given_a_call_then_the_number_fields_show_the_french_format_and_se
     browser: httpx.AsyncClient, world: Setup
 ) -> None:
     w = world[0]
-    add_people(w.store)
-    csrf = await sign_in(browser, "c.dupont")
-    await browser.post(
-        "/console/disponibilite", data={"csrf": csrf, "dep": "91", "presence": "available"}
-    )
-    await w.runtime.start_call(CallStarted("call-1", LINE_115_91, CALLER), w.transport)
-    await w.runtime.drain()
+    csrf = await ring_the_listener(browser, w)
     page = shown(await browser.get("/console"))
     for field_id in ("telephone", "tel-personne", "numero-signale"):
         found = re.search(rf'<input id="{field_id}" name="\w+"[^>]* value="([^"]*)"', page)
