@@ -182,6 +182,13 @@ build_asterisk() {
                 --disable-category MENUSELECT_MOH \
                 --disable-category MENUSELECT_EXTRA_SOUNDS \
                 menuselect.makeopts
+            # The C++ map channel storage: the default ao2_legacy one deadlocked under 200
+            # simultaneous SIP calls (a lock-ordering deadlock, as in Asterisk issues #1907
+            # and #1928); asterisk.conf selects it with channel_storage_backend.
+            menuselect/menuselect --enable channelstorage_cpp_map_name_id menuselect.makeopts
+            grep -Eq '^MENUSELECT_CHANNELSTORAGE=.*\bchannelstorage_cpp_map_name_id\b' \
+                menuselect.makeopts \
+                && die "asterisk: menuselect leaves channelstorage_cpp_map_name_id out (no C++11 compiler?)"
             local m
             for m in chan_pjsip res_pjsip res_pjsip_session res_ari res_stasis res_http_websocket; do
                 if grep -Eq "^MENUSELECT_(CHANNELS|RES)=.*\\b$m\\b" menuselect.makeopts; then
@@ -307,6 +314,9 @@ verbose = 3
 debug = 0
 defaultlanguage = fr
 documentation_language = en_US
+; The C++ map channel storage (built in by lab.sh build): the default ao2_legacy storage
+; deadlocked under load (docs/asterisk.md, "200 simultaneous SIP calls").
+channel_storage_backend = cpp_map_name_id
 EOF
     cat >"$CONF/logger.conf" <<'EOF'
 ; Lab: messages.log for notices and problems, full.log with the dialplan's verbose trace.

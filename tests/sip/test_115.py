@@ -9,6 +9,7 @@ the person called back) and the listener's phone ecoutant-75-1 of deploy/asteris
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from pathlib import Path
@@ -29,6 +30,7 @@ from tests.sip.lab import (
     header,
     register,
     sox_stat,
+    tone_level_db,
     uas,
 )
 from tests.sip.rtp import RtpPeer
@@ -39,6 +41,7 @@ CALLER = "+33612345678"
 CALLBACK_NUMBER = "+33800112112"  # 0 800 112 112, national.callback_number
 CALLER_HZ = 500.0
 OTHER_HZ = 1500.0
+BANDS = ("400-600", "1400-1600")  # the caller's tone, the other party's
 
 
 def loud_seconds(samples: list[int]) -> float:
@@ -77,8 +80,14 @@ def test_given_no_listener_when_115_called_then_lro_over_the_trunk_with_caller_n
     assert invite.startswith(f"INVITE sip:{LRO_PARIS}@"), invite.splitlines()[0]
     assert CALLER in (header(invite, "From") or "")
     # The LRO heard the caller and the caller heard the LRO.
-    assert loud_seconds(lro_rtp.samples_between(answered, time.monotonic())) > 3
-    assert loud_seconds(caller_rtp.samples_between(answered, time.monotonic())) > 3
+    lro_heard = lro_rtp.samples_between(answered, time.monotonic())
+    caller_heard = caller_rtp.samples_between(answered, time.monotonic())
+    assert loud_seconds(lro_heard) > 3
+    assert loud_seconds(caller_heard) > 3
+    # Each at the level the other sent: the Local leg of [ivr-outbound] runs in A-law
+    # (it lost 6 dB each way in slin192 before it named the caller as its originator).
+    assert tone_level_db(lro_heard, caller_rtp.amplitude) > -1.0
+    assert tone_level_db(caller_heard, lro_rtp.amplitude) > -1.0
 
 
 def test_given_listener_phone_available_when_115_called_then_bridged_and_recorded_after_notice(
@@ -116,6 +125,8 @@ def test_given_listener_phone_available_when_115_called_then_bridged_and_recorde
     recording.write_bytes(ari.recording_file(name))
     assert sox_stat(recording, "sinc", "400-600")["RMS     amplitude"] > 0.02
     assert sox_stat(recording, "sinc", "1400-1600")["RMS     amplitude"] > 0.02
+    levels = [sox_stat(recording, "sinc", band)["RMS     amplitude"] for band in BANDS]
+    assert abs(20 * math.log10(levels[0] / levels[1])) < 1.0, "both recorded alike"
     # Recorded after the notice: the recording is the conversation, not the prompts.
     length = sox_stat(recording)["Length (seconds)"]
     assert 3.5 < length < 8, length

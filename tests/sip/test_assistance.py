@@ -8,6 +8,7 @@ digest authentication, answering on 5080); the RTP of both is the suite's RTP pe
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from tests.sip.lab import (
     prompt_file,
     register,
     sox_stat,
+    tone_level_db,
     uas,
     wav_samples,
 )
@@ -160,12 +162,17 @@ def check_call(lab: LabAsterisk, result: dict[str, object]) -> None:
         assert samples, key
         loud = envelope(samples)
         assert sum(1 for v in loud if v > 1000) * 0.02 > TALK_S * 0.6, key
+        # At the level sent: the legs run in A-law end to end, nothing resampled.
+        assert tone_level_db(samples, RtpPeer.amplitude)  # both send the default > -1.0, key
     # The recording holds both parties (each one's tone, measured by sox in its band).
     assert result["recordings"], "no recording stored"
     recording = result["recording"]
     assert isinstance(recording, Path)
     assert band_rms(recording, 400, 600) > 0.02, "the caller is not in the recording"
     assert band_rms(recording, 1400, 1600) > 0.02, "the referent is not in the recording"
+    # Both parties recorded at the same level (they send the same amplitude).
+    levels = band_rms(recording, 400, 600), band_rms(recording, 1400, 1600)
+    assert abs(20 * math.log10(levels[0] / levels[1])) < 1.0, levels
     assert sox_stat(recording)["Length (seconds)"] >= TALK_S * 0.8
 
 

@@ -183,6 +183,8 @@ class FakeChannel:
     app_args: list[str] = field(default_factory=list)
     timers: list[VirtualTimer] = field(default_factory=list)
     answered_at: float | None = None  # on the fake's clock
+    # The channel's native formats (`core show channel`): a caller from the A-law trunk.
+    formats: tuple[str, ...] = ("alaw",)
 
 
 @dataclass(slots=True)
@@ -242,6 +244,10 @@ class FakeSocket:
             yield message
 
 
+# The trunk's and phones' codecs (deploy/asterisk/pjsip.conf: alaw, then ulaw), and the
+# format names Asterisk knows that the tests use.
+TRUNK_CODECS = ("alaw", "ulaw")
+KNOWN_FORMATS = frozenset({"alaw", "ulaw", "slin", "slin16", "slin48", "slin192", "g722", "opus"})
 _ENDPOINT = re.compile(r"^(?P<tech>[A-Za-z]+)/(?P<number>[^@/]+)(@(?P<context>.*))?$")
 CAUSES = {
     16: "Normal Clearing",
@@ -299,6 +305,8 @@ class FakeAsterisk:
         self.stored_recordings: list[str] = []
         self.discarded_recordings: list[str] = []
         self.destinations: dict[str, Destination] = {}
+        # Each originated endpoint's native formats (the last channel dialled to it).
+        self.originated_formats: dict[str, tuple[str, ...]] = {}
         # Media URIs with no file: Asterisk still answers 201, then the playback reaches
         # them and ends at once with state "failed" (seen on Asterisk 22.10.1).
         self.missing_media: set[str] = set()
@@ -740,6 +748,31 @@ class FakeAsterisk:
         self._destroy(ch, cause)
         return 204, None
 
+    def _originate_formats(self, q: dict[str, str], local: bool) -> tuple[str, ...] | str:
+        """The new channel's native formats, as Asterisk 22.10.1 chooses them
+        (res/ari/resource_channels.c, main/dial.c), or its 400 message."""
+        originator, formats = q.get("originator"), q.get("formats")
+        if originator and formats:
+            return "Originator and formats can't both be specified"
+        if originator:
+            other = self._channel(originator)
+            if other is None:
+                return "Provided originator channel was not found"
+            requested = other.formats
+        elif formats:
+            requested = tuple(f.strip() for f in formats.split(","))
+            unknown = [f for f in requested if f not in KNOWN_FORMATS]
+            if unknown:
+                return f"Provided format ({unknown[0]}) was not found"
+        else:
+            # Neither: every audio format is requested. A Local channel keeps them all and
+            # runs in the "best", slin192 (seen with `core show channel`); a PJSIP one keeps
+            # its endpoint's codecs.
+            return ("slin192",) if local else TRUNK_CODECS
+        if local:
+            return requested
+        return tuple(f for f in requested if f in TRUNK_CODECS) or TRUNK_CODECS
+
     def _op_channels_originateWithId(self, p: dict[str, str], q: dict[str, str]) -> tuple[int, Any]:  # noqa: N802
         cid = p["channelId"]
         if cid in self.channels:
@@ -747,10 +780,13 @@ class FakeAsterisk:
         m = _ENDPOINT.match(q["endpoint"])
         if m is None:
             return 400, {"message": "Invalid endpoint"}
+        local = m.group("tech") == "Local"
+        formats = self._originate_formats(q, local)
+        if isinstance(formats, str):
+            return 400, {"message": formats}
         number = m.group("number")
         dest = self.destinations.get(number, self.default_destination)
         timeout = float(q.get("timeout", "30"))
-        local = m.group("tech") == "Local"
         name = f"{m.group('tech')}/{number}-{next(self._ids):08x}" + (";1" if local else "")
         caller_id = q.get("callerId", "")
         ch = FakeChannel(
@@ -767,8 +803,10 @@ class FakeAsterisk:
             outbound=True,
             destination=dest,
             app_args=q.get("appArgs", "").split(",") if q.get("appArgs") else [],
+            formats=formats,
         )
         self.channels[cid] = ch
+        self.originated_formats[q["endpoint"]] = formats
         if local:
             # The other half runs the dialplan; Asterisk names it "<channelId>;2" and sends
             # its channel events to the application too, but it never enters Stasis. The
@@ -784,6 +822,7 @@ class FakeAsterisk:
                 created=self._timestamp(),
                 app_name="Dial",
                 app_data="PJSIP/operator",
+                formats=formats,
             )
             ch.other_half = other.id
             other.other_half = cid

@@ -13,6 +13,7 @@ from ivr.transports.ari.actor import Actor, Handler
 from ivr.transports.ari.client import AriError, quietly
 from ivr.transports.ari.events import CallEvent, ChannelDestroyed, Dial, StasisEnd, StasisStart
 from ivr.transports.ari.mapping import (
+    LEG_FORMATS,
     dial_endpoint,
     dial_outcome_from_cause,
     dial_outcome_from_status,
@@ -78,6 +79,9 @@ class CallbackCall(Actor[CallEvent]):
 
     async def _ring(self, leg: str, number: str, caller_id: str) -> bool:
         self.t.owners[leg] = self
+        # The listener's leg is dialled for nobody: G.711 by name. The person's leg takes
+        # the listener's codecs (no Local leg left in slin192: docs/asterisk.md).
+        first = leg == self.listener_leg
         try:
             await self.t.client.originate(
                 channel_id=leg,
@@ -86,6 +90,8 @@ class CallbackCall(Actor[CallEvent]):
                 app_args=["callback", self.id],
                 caller_id=caller_id,
                 timeout_s=self.ring_timeout_s,
+                originator=None if first else self.listener_leg,
+                formats=LEG_FORMATS if first else None,
             )
         except AriError as exc:
             who = "listener" if leg == self.listener_leg else "person"

@@ -137,7 +137,12 @@ class AriClient:
         caller_id: str | None,
         timeout_s: int,
         originator: str | None = None,
+        formats: str | None = None,
     ) -> Json:
+        """``originator`` (the channel this one is dialled for) or ``formats`` (codecs by
+        name, comma-separated) set the new channel's formats; Asterisk refuses both."""
+        if originator is not None and formats is not None:
+            raise ValueError("originate: originator and formats cannot both be given")
         result: Json = await self.request(
             "POST",
             f"/channels/{channel_id}",
@@ -148,6 +153,7 @@ class AriClient:
                 "callerId": caller_id,
                 "timeout": timeout_s,
                 "originator": originator,
+                "formats": formats,
             },
         )
         return result

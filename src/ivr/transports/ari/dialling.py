@@ -57,6 +57,10 @@ class Dialling(CallMedia):
                 app_args=["dial", self.call_id],
                 caller_id=command.caller_id,
                 timeout_s=command.ring_timeout_s,
+                # The leg takes the caller's codecs. Without an originator (or formats), a
+                # Local leg gets every audio format and Asterisk 22 runs it in slin192:
+                # two resamplings each way and both parties heard 6 dB lower (docs/asterisk.md).
+                originator=self.call_id,
             )
         except AriUnavailableError:
             await self._abandon_legs(DialOutcome.NO_ANSWER)

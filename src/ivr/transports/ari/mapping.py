@@ -53,6 +53,13 @@ def media_uris(prompt: Prompt, sound_dir: str) -> list[str]:
     return uris
 
 
+# The codecs of a leg originated for nobody (a call-back's first leg): G.711, those of the
+# trunk and the phones (deploy/asterisk/pjsip.conf). A Local leg originated with neither
+# formats nor an originator gets every audio format, and Asterisk 22 runs it in slin192
+# (seen on 22.10.1: alaw -> slin -> slin192 and back on each side, 6 dB lost each way).
+LEG_FORMATS = "alaw,ulaw"
+
+
 def dial_endpoint(template: str, number: str) -> str:
     """The dial string for a number: ``{number}`` (E.164), ``{national}``, ``{digits}``.
 
