@@ -25,9 +25,11 @@ import argparse
 import csv
 import os
 import socket
+import sqlite3
 import sys
 import tempfile
 import time
+from contextlib import closing
 from pathlib import Path
 
 import httpx
@@ -60,6 +62,16 @@ def stat_rows(path: Path) -> list[dict[str, str]]:
         return []
     with path.open(newline="") as f:
         return list(csv.DictReader(f, delimiter=";"))
+
+
+def service_records(database: Path) -> tuple[dict[str, int], int]:
+    """The calls by outcome and the recordings the service wrote (its embedded SQLite)."""
+    if not database.exists():
+        return {}, 0
+    with closing(sqlite3.connect(database)) as db:
+        outcomes = dict(db.execute("SELECT outcome, count(*) FROM calls GROUP BY outcome"))
+        [(recordings,)] = db.execute("SELECT count(*) FROM recordings")
+    return {str(k): int(v) for k, v in outcomes.items()}, int(recordings)
 
 
 def main() -> None:
@@ -136,6 +148,8 @@ def main() -> None:
     asterisk_cpu = cpu1[1] - cpu0[1]
     wall = cpu1[2] - cpu0[2]
     warnings = [line for line in log.splitlines() if " ERROR " in line or "Traceback" in line]
+    unreachable = sum(1 for line in log.splitlines() if "Asterisk unreachable" in line)
+    outcomes, recordings = service_records(work / "data" / "ivr.sqlite3")
     print(f"work directory: {work}")
     print(f"SIPp callers exit code {code}; calls {args.calls} at {args.rate}/s, hold {args.hold} s")
     print("| figure | value |")
@@ -150,6 +164,10 @@ def main() -> None:
     print(f"| wall time of the run | {wall:.1f} s |")
     for who, cpu in (("service", service_cpu), ("Asterisk", asterisk_cpu)):
         print(f"| {who} CPU | {cpu:.2f} s, {1000 * cpu / args.calls:.1f} ms per call |")
+    shown = ", ".join(f"{outcome} {count}" for outcome, count in sorted(outcomes.items()))
+    print(f"| calls by outcome (the service's records) | {shown or 'none'} |")
+    print(f"| recordings stored (the service's records) | {recordings} |")
+    print(f'| service log lines "Asterisk unreachable" | {unreachable} |')
     print(f"| service log lines with ERROR or a traceback | {len(warnings)} |")
     for line in warnings[:10]:
         print("   ", line)

@@ -8,6 +8,7 @@
 #       built outside Asterisk's bundled build, and menuselect drops every sound package.
 #       Steps already done are skipped (remove PREFIX/build/<step>.done to redo one).
 #   lab.sh start --prefix DIR [--prompts DIR] [--routing FILE] [--fallback-template T]
+#                [--channel-storage cpp_map_name_id|ao2_legacy]   (takes effect at a fresh start)
 #       Writes the lab configuration (PREFIX/lab/etc) from deploy/asterisk/*.conf plus the
 #       lab-only overrides, generates the French digits and music on hold, links the
 #       prompts, starts Asterisk in the background and waits until ARI answers. With
@@ -35,6 +36,9 @@ SIP_BIND="127.0.0.1:5060"
 OPERATOR_PEER="127.0.0.1:5070"
 # The password of every phone of pjsip.conf and lab-pjsip.conf in the lab.
 PHONE_PASSWORD="lab"
+# asterisk.conf's channel_storage_backend (start --channel-storage ao2_legacy: the default
+# storage of Asterisk 22, which deadlocked under load; kept for comparisons).
+CHANNEL_STORAGE="cpp_map_name_id"
 
 # Debian packages needed to build pjproject and Asterisk, and the lab's tools.
 BUILD_DEPS=(build-essential pkg-config bzip2 patch libjansson-dev libxml2-dev
@@ -46,7 +50,7 @@ log() { printf '[lab] %s\n' "$*" >&2; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-    sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -312,12 +316,12 @@ astsbindir => $PREFIX/sbin
 [options]
 verbose = 3
 debug = 0
-defaultlanguage = fr
 documentation_language = en_US
-; The C++ map channel storage (built in by lab.sh build): the default ao2_legacy storage
-; deadlocked under load (docs/asterisk.md, "200 simultaneous SIP calls").
-channel_storage_backend = cpp_map_name_id
+; deploy/asterisk/asterisk.conf's options:
 EOF
+    # The project's options, as they are but for the channel storage (start --channel-storage).
+    grep -Ev '^[[:space:]]*(;|\[|$)' "$SCRIPT_DIR/asterisk.conf" >>"$CONF/asterisk.conf"
+    override "$CONF/asterisk.conf" '^channel_storage_backend *=' "channel_storage_backend = $CHANNEL_STORAGE"
     cat >"$CONF/logger.conf" <<'EOF'
 ; Lab: messages.log for notices and problems, full.log with the dialplan's verbose trace.
 [general]
@@ -411,6 +415,7 @@ cmd_start() {
             --prompts) prompts="$2"; shift 2 ;;
             --routing) routing="$2"; shift 2 ;;
             --fallback-template) fallback_template="$2"; shift 2 ;;
+            --channel-storage) CHANNEL_STORAGE="$2"; shift 2 ;;
             -h|--help) usage ;;
             *) die "start: unknown argument $1" ;;
         esac
