@@ -15,19 +15,15 @@ The numbers in a lab are the fictitious ones of config/departments.yaml.
 from __future__ import annotations
 
 import argparse
-import json
-import time
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+import sys
 from pathlib import Path
-from typing import Any
 
-import httpx
-from fastapi import FastAPI
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from ivr.cli import run_service
-from ivr.composition import Services
-from ivr.transports.ari.client import websocket_events
+from tests.support.ari_trace import recorder  # noqa: E402
+
+from ivr.cli import run_service  # noqa: E402
 
 
 def main() -> None:
@@ -36,56 +32,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=None)
     parser.add_argument("--label", default="", help="written on every row (e.g. the process)")
     args = parser.parse_args()
-    out = args.out.open("a", encoding="utf-8")
-
-    def write(row: dict[str, Any]) -> None:
-        row["wall"] = time.time()
-        if args.label:
-            row["process"] = args.label
-        out.write(json.dumps(row, ensure_ascii=False) + "\n")
-        out.flush()
-
-    def install(app: FastAPI, services: Services) -> None:
-        transport = services.ari
-        if transport is None:
-            raise SystemExit("IVR_ARI_URL is not set: nothing to record")
-
-        @asynccontextmanager
-        async def recorded(
-            url: str, headers: Mapping[str, str]
-        ) -> AsyncIterator[AsyncIterator[str]]:
-            async with websocket_events(url, headers) as messages:
-
-                async def relay() -> AsyncIterator[str]:
-                    async for message in messages:
-                        try:
-                            write({"dir": "in", "event": json.loads(message)})
-                        except ValueError:
-                            write({"dir": "in", "raw": message})
-                        yield message
-
-                yield relay()
-
-        async def on_response(response: httpx.Response) -> None:
-            request = response.request
-            if "/ari/" not in request.url.path:
-                return
-            row: dict[str, Any] = {
-                "dir": "out",
-                "method": request.method,
-                "path": request.url.path.split("/ari", 1)[1],
-                "params": dict(request.url.params),
-                "status": "ok" if response.status_code < 400 else response.status_code,
-            }
-            if request.method == "GET":
-                await response.aread()
-                row["body"] = response.json() if response.content else None
-            write(row)
-
-        transport.connector = recorded
-        transport.client.http.event_hooks.setdefault("response", []).append(on_response)
-
-    run_service(None, args.port, None, extend=install)
+    run_service(None, args.port, None, extend=recorder(args.out, args.label))
 
 
 if __name__ == "__main__":

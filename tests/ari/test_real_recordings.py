@@ -21,12 +21,15 @@ from typing import Any
 import httpx
 import pytest
 
+from ivr.flow import CallFlow, build_flow
 from ivr.runtime.live_state import InMemoryLiveState
 from ivr.runtime.runtime import CallRuntime, MemoryCallbacks, MemoryRecords
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.transports.ari import AriTransport
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
+from routing.loader import load_config
 from tests.ari.harness import GATHER_PROMPTS, MONDAY_10H, URL, Harness, flow
+from tests.sip.lab import lab_routing
 from tests.support.fake_asterisk import Caller, Destination, VirtualClock, settle
 
 DATA = Path(__file__).parent / "data" / "real-calls.jsonl"
@@ -38,6 +41,10 @@ REPLAYED = [
     "115-no-listener",
     "assistance-type-ahead-welcome",
 ]
+# Calls recorded by the SIP suite (tests/sip with IVR_LAB_TRACE): the caller a PJSIP channel
+# of the operator trunk, keys as RFC 4733 events, each leg a Local channel of
+# [ivr-outbound]; replayed with the suite's routing file (tests.sip.lab.lab_routing).
+SIP_REPLAYED = ["sip-assistance-referent-phone", "sip-115-no-listener-lro"]
 
 
 def recorded() -> dict[str, list[dict[str, Any]]]:
@@ -60,6 +67,10 @@ def _reply(request: httpx.Request) -> httpx.Response:
     return httpx.Response(204)
 
 
+def _is_originate(path: str) -> bool:
+    return path.startswith("/channels/") and path.count("/") == 2
+
+
 def _token(rows: list[dict[str, Any]]) -> str:
     """The instance token the recorded identifiers carry (``<call>-p1-<token>``)."""
     for row in rows:
@@ -68,13 +79,22 @@ def _token(rows: list[dict[str, Any]]) -> str:
     raise AssertionError("no playback in the recording")
 
 
-async def replay(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+async def replay(
+    rows: list[dict[str, Any]],
+    call_flow: CallFlow | None = None,
+    originated: list[dict[str, str]] | None = None,
+) -> list[tuple[str, str]]:
+    """The requests the transport sends for the recorded events (``originated``: the
+    parameters of each originate, when given)."""
     clock = VirtualClock(MONDAY_10H)
     sent: list[tuple[str, str]] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/ari")
         if request.method != "GET":
-            sent.append((request.method, request.url.path.removeprefix("/ari")))
+            sent.append((request.method, path))
+        if originated is not None and request.method == "POST" and _is_originate(path):
+            originated.append(dict(request.url.params))
         return _reply(request)
 
     done = asyncio.Event()
@@ -94,7 +114,7 @@ async def replay(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
         yield messages()
 
     runtime = CallRuntime(
-        flow(),
+        call_flow or flow(),
         InMemoryLiveState(),
         clock.now,
         timers=clock,
@@ -141,6 +161,37 @@ async def test_given_real_call_events_when_replayed_then_transport_sends_the_sam
     assert len(expected) >= 9
 
     assert await replay(rows) == expected
+
+
+def _expected_requests(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    return [
+        (row["method"], row["path"])
+        for row in sorted((r for r in rows if r["dir"] == "out"), key=lambda r: r["t"])
+        if row["method"] != "GET"
+    ]
+
+
+@pytest.mark.parametrize("name", SIP_REPLAYED)
+async def test_given_real_sip_call_when_replayed_then_same_requests_and_legs_name_the_caller(
+    name: str, tmp_path: Path
+) -> None:
+    rows = recorded()[name]
+    caller = next(row["event"]["channel"] for row in rows if row["dir"] == "in")
+    assert caller["name"].startswith("PJSIP/operator-"), "a call from the SIP trunk"
+    expected = _expected_requests(rows)
+    assert all(row["status"] == "ok" for row in rows if row["dir"] == "out"), "no 4xx"
+    recorded_originates = [
+        row["params"] for row in rows if row["dir"] == "out" and row["method"] == "POST"
+        and _is_originate(row["path"]) and row["path"] != f"/channels/{caller['id']}"
+    ]  # fmt: skip
+    call_flow = build_flow(load_config(lab_routing(tmp_path / "routing.yaml")))
+    originated: list[dict[str, str]] = []
+
+    assert await replay(rows, call_flow, originated) == expected
+    # Each leg named the caller's channel as its originator, as sent to the real Asterisk
+    # (where the leg then ran in A-law: docs/asterisk.md, "Every leg in G.711").
+    assert [o["originator"] for o in recorded_originates] == [caller["id"]]
+    assert originated == recorded_originates
 
 
 def test_given_recordings_then_every_call_of_the_checks_is_there() -> None:

@@ -201,10 +201,12 @@ def running_service(
     }
     config = lab_routing(work / "routing.yaml")
     log = work / "service.log"
+    # IVR_LAB_TRACE=FILE: every ARI event and request appended there (scripts/lab_calls.py).
+    trace = os.environ.get("IVR_LAB_TRACE")
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("lab_service.py")), "--port",
-             str(port), "--config", str(config)],
+             str(port), "--config", str(config), *(["--trace", trace] if trace else [])],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     service = Service(port, process, log)

@@ -9,12 +9,17 @@ The same process as ``ivr serve`` (``IVR_*`` settings from the environment), plu
   maintenant » does (``AriTransport.place_callback`` presenting the configured call-back
   number), answering once the call-back has ended with its result.
 
-    .venv/bin/python tests/sip/lab_service.py --port 8190
+    .venv/bin/python tests/sip/lab_service.py --port 8190 [--trace ari-trace.jsonl]
+
+``--trace`` (or ``IVR_LAB_TRACE`` for the suite) records every ARI event and request, as
+``scripts/lab_record.py`` does.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,6 +27,10 @@ from fastapi import FastAPI, Request
 from ivr.cli import run_service
 from ivr.composition import Services
 from ivr.runtime.live_state import Presence
+
+if __package__ in (None, ""):  # run as a script: the project's root on the path
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from tests.support.ari_trace import recorder
 
 
 def install(app: FastAPI, services: Services) -> None:
@@ -50,8 +59,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--config", default=None)
+    parser.add_argument(
+        "--trace", type=Path, default=None, help="record every ARI event and request there"
+    )
     args = parser.parse_args()
-    run_service("127.0.0.1", args.port, args.config, install)
+    if args.trace is None:
+        run_service("127.0.0.1", args.port, args.config, install)
+        return
+    record = recorder(args.trace)
+
+    def both(app: FastAPI, services: Services) -> None:
+        install(app, services)
+        record(app, services)
+
+    run_service("127.0.0.1", args.port, args.config, both)
 
 
 if __name__ == "__main__":
