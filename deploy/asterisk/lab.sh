@@ -32,6 +32,10 @@ ARI_PASSWORD="ivr-lab"
 HTTP_HOST="127.0.0.1"
 HTTP_PORT="8088"
 SIP_BIND="127.0.0.1:5060"
+# TLS (remote phones, [phone-remote] of pjsip.conf), with a certificate the lab makes. On
+# every address: the SIP suite's phone behind NAT (tests/sip/home_nat.py) lives in a network
+# namespace and reaches this host at 10.99.0.1. Phones authenticate with their password.
+TLS_BIND="0.0.0.0:5061"
 # Where the operator trunk lives in the lab: a SIPp (or anything) on this address and port.
 OPERATOR_PEER="127.0.0.1:5070"
 # The password of every phone of pjsip.conf and lab-pjsip.conf in the lab.
@@ -271,6 +275,22 @@ override() {
     sed -Ei "${range}s|$pattern.*|$replacement|" "$file"
 }
 
+# A self-signed certificate for 127.0.0.1 (kept across starts), and its copy as the CA a
+# lab phone trusts: PREFIX/lab/etc/keys/sip.crt.
+lab_certificate() {
+    mkdir -p "$CONF/keys"
+    if [[ -f $CONF/keys/sip.crt && -f $CONF/keys/sip.key ]]; then
+        return
+    fi
+    command -v openssl >/dev/null || die "openssl is needed for the lab's TLS certificate"
+    openssl req -x509 -newkey rsa:2048 -sha256 -days 825 -nodes -subj "/CN=127.0.0.1" \
+        -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" \
+        -keyout "$CONF/keys/sip.key" -out "$CONF/keys/sip.crt" 2>/dev/null \
+        || die "openssl could not make the lab's certificate"
+    chmod 600 "$CONF/keys/sip.key"
+    log "TLS certificate for 127.0.0.1: $CONF/keys/sip.crt"
+}
+
 write_config() {
     local f
     mkdir -p "$CONF" "$RUNDIR" "$LOGDIR" "$SPOOL/monitor" "$SPOOL/recording" "$PREFIX/var/cache/asterisk"
@@ -280,10 +300,15 @@ write_config() {
         [[ -f $SCRIPT_DIR/$f ]] || die "missing $SCRIPT_DIR/$f"
         cp "$SCRIPT_DIR/$f" "$CONF/$f"
     done
+    lab_certificate
     override "$CONF/http.conf" '^bindaddr *=' "bindaddr = $HTTP_HOST"
     override "$CONF/http.conf" '^bindport *=' "bindport = $HTTP_PORT"
     override "$CONF/ari.conf" '^password *=' "password = $ARI_PASSWORD" "/^\\[$ARI_USER\\]/,/^\\[/"
-    override "$CONF/pjsip.conf" '^bind *=' "bind = $SIP_BIND"
+    override "$CONF/pjsip.conf" '^bind *=' "bind = $SIP_BIND" "/^\\[transport-udp\\]/,/^\\[/"
+    # TLS for the remote phones: the lab's own certificate for 127.0.0.1 (lab_certificate).
+    override "$CONF/pjsip.conf" '^bind *=' "bind = $TLS_BIND" "/^\\[transport-tls\\]/,/^\\[/"
+    override "$CONF/pjsip.conf" '^cert_file *=' "cert_file = $CONF/keys/sip.crt"
+    override "$CONF/pjsip.conf" '^priv_key_file *=' "priv_key_file = $CONF/keys/sip.key"
     override "$CONF/pjsip.conf" '^contact *=' "contact = sip:$OPERATOR_PEER"
     override "$CONF/pjsip.conf" '^match *=' "match = $OPERATOR_PEER,${OPERATOR_PEER%:*}:$((${OPERATOR_PEER##*:} + 1))"
     # The operator's far end is a SIPp that the tests start and stop: not qualified, or the
@@ -434,6 +459,7 @@ cmd_start() {
         log "fallback dialplan from $routing with $fallback_template"
     fi
     make_sounds "$prompts"
+    PROMPTS_DIR="$prompts"
     if is_running; then
         log "Asterisk already running (pid $(cat "$RUNDIR/asterisk.pid")): reloading the configuration"
         ast_rx 'core reload' >/dev/null
@@ -451,7 +477,9 @@ cmd_start() {
 [lab]        IVR_ARI_URL=http://$HTTP_HOST:$HTTP_PORT IVR_ARI_USER=$ARI_USER IVR_ARI_PASSWORD=$ARI_PASSWORD
 [lab]        IVR_ARI_DIAL_TEMPLATE='Local/{number}@lab-outbound'
 [lab] SIP:   udp $SIP_BIND; operator trunk = $OPERATOR_PEER (and the next port; the one after: in-band DTMF)
-[lab]        phones (user/password): ecoutant-75-1, referent-75-1 (pjsip.conf), referent, listener; all /$PHONE_PASSWORD
+[lab]        tls $TLS_BIND (remote phones: ecoutant-75-2, SRTP only), certificate $CONF/keys/sip.crt
+[lab]        phones (user/password): ecoutant-75-1, ecoutant-75-2, referent-75-1 (pjsip.conf), referent, listener; all /$PHONE_PASSWORD
+[lab] SIP suite: IVR_LAB_ASTERISK="ari=http://$HTTP_HOST:$HTTP_PORT sip=$SIP_BIND prompts=$PROMPTS_DIR ca=$CONF/keys/sip.crt"
 [lab] logs:  $LOGDIR/full.log  $LOGDIR/messages.log   config: $CONF
 [lab] stop:  $0 stop --prefix $PREFIX      CLI: $0 cli --prefix $PREFIX -- 'core show channels'
 EOF

@@ -3,7 +3,8 @@
 Without it every test here is skipped (CI does not run them: they need a built Asterisk,
 SIPp and sox, see docs/asterisk.md, "SIP and RTP"). Run them with:
 
-    IVR_LAB_ASTERISK="ari=http://127.0.0.1:8088 sip=127.0.0.1:5060 prompts=/work/lab/prompts" \\
+    IVR_LAB_ASTERISK="ari=http://127.0.0.1:8088 sip=127.0.0.1:5060 prompts=/work/lab/prompts \\
+        ca=/work/lab/asterisk/lab/etc/keys/sip.crt" \\
         .venv/bin/pytest tests/sip -m sip -v
 """
 

@@ -49,6 +49,7 @@ ASSISTANCE = "0806000156"
 PARIS_115 = "0353010750"
 REFERENT_PARIS = "+33199000750"  # the first referent of Paris: referent-75-1's phone
 LISTENER_PARIS = "+33261910750"  # the first listener of Paris: ecoutant-75-1's phone
+REMOTE_LISTENER_PARIS = "+33261910751"  # the second: ecoutant-75-2, a remote phone (TLS)
 LRO_PARIS = "+33465710075"
 LOCAL_TEMPLATE = "Local/{number}@ivr-outbound"
 
@@ -60,6 +61,9 @@ class LabAsterisk:
     user: str = "ivr"
     password: str = "ivr-lab"
     prompts: str = ""  # the prompts the lab plays (lab.sh start --prompts); default prompts/fr
+    # The lab's TLS certificate, which its remote phones trust (PREFIX/lab/etc/keys/sip.crt,
+    # made by lab.sh start): needed by the TLS tests only.
+    ca: str = ""
 
     @classmethod
     def from_env(cls) -> LabAsterisk | None:
