@@ -18,7 +18,7 @@ from ivr.flow.vocabulary import (
 )
 from ivr.runtime.queries import Presence
 from ivr.runtime.runtime import MediaCommand
-from tests.web.conftest import CALLER, World, shown
+from tests.web.conftest import CALLER, PASSWORD, World, csrf_of, shown
 from tests.web.test_support_screen_pop import ASSISTANCE, POST_1, Setup, agent
 
 POST_2 = "+33536490002"  # « Support national SI SIAO — poste 2 »
@@ -96,3 +96,25 @@ async def test_given_both_posts_paused_then_the_call_gets_the_urgent_email_messa
     media = await overflow(w)
     assert rung(media) == []
     assert [m.prompt.id for m in media if isinstance(m, Play)][-1] == "urgent_email"
+
+
+async def test_given_paused_agent_signs_in_again_with_their_post_then_it_rings_again(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    w = world[0]
+    csrf = await agent(browser, w)
+    await set_post(browser, csrf, POST_1, "paused")
+    page = await browser.get("/connexion")
+    response = await browser.post(
+        "/connexion",
+        data={
+            "login": "s.national",
+            "password": PASSWORD,
+            "csrf": csrf_of(page.text),
+            "poste": "05 36 49 00 01",
+        },
+    )
+    assert "Vous êtes disponible sur le poste 05 36 49 00 01." in shown(
+        await browser.get(response.headers["location"])
+    )
+    assert rung(await overflow(w)) == [POST_1]
