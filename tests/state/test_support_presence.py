@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from ivr.flow.vocabulary import (
     CallerHungUp,
     CallStarted,
@@ -18,8 +20,17 @@ from ivr.runtime.live_state import Presence, SupportAgentState, support_away
 from ivr.runtime.runtime import CallRuntime, MediaCommand, MemoryRecords
 from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.redis_state import RedisLiveState
+from ivr.state.resilient import ResilientLiveState
 from tests.state.conftest import SharedState
-from tests.state.helpers import ASSISTANCE, CALLER, MONDAY_10, RecordingTransport, shipped_flow
+from tests.state.helpers import (
+    ASSISTANCE,
+    CALLER,
+    MONDAY_10,
+    RecordingTransport,
+    RedisServer,
+    eventually,
+    shipped_flow,
+)
 
 SUPPORT_1, SUPPORT_2 = "+33536490001", "+33536490002"
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -153,3 +164,39 @@ async def test_given_two_instances_on_redis_then_a_pause_given_on_one_is_obeyed_
     first, second = redis_pair
     await runtime_on(first).set_support_agent("agent1", SUPPORT_1, Presence.PAUSED)
     assert rung(await tier2_dial(runtime_on(second), "c1")) == [SUPPORT_2]
+
+
+@pytest.mark.redis
+async def test_given_redis_down_then_presence_is_kept_locally_and_written_back_when_it_returns(
+    tmp_path: Path,
+) -> None:
+    server = RedisServer(tmp_path)
+    server.start()
+    state = ResilientLiveState(
+        RedisLiveState.from_url(server.url, timeout_s=0.3),
+        clock=lambda: datetime.now(UTC),
+        retry_every_s=0.1,
+    )
+    try:
+        await state.set_support_agent(agent("agent1", SUPPORT_1, Presence.PAUSED))
+        server.stop()
+        await state.set_support_agent(agent("agent2", SUPPORT_2, Presence.OFFLINE))
+        assert state.degraded
+        assert support_away(await state.support_agents()) == (
+            (SUPPORT_1, DialOutcome.PAUSED),
+            (SUPPORT_2, DialOutcome.OFFLINE),
+        )
+        server.start()  # no persistence: Redis is back empty
+        await eventually(lambda: not state.degraded)
+        fresh = RedisLiveState.from_url(server.url)
+        try:
+            found = sorted(await fresh.support_agents(), key=lambda a: a.login)
+        finally:
+            await fresh.close()
+        assert [(a.login, a.presence) for a in found] == [
+            ("agent1", Presence.PAUSED),
+            ("agent2", Presence.OFFLINE),
+        ]
+    finally:
+        await state.close()
+        server.stop()
