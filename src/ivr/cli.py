@@ -192,6 +192,16 @@ def _presses(press: tuple[str, ...]) -> tuple[list[str], list[tuple[float, str]]
 @click.option("--no-answer", multiple=True, help="ce numéro ne répond pas")
 @click.option("--busy", multiple=True, help="ce numéro est occupé")
 @click.option("--nobody-answers", is_flag=True, help="personne ne répond")
+@click.option(
+    "--support-paused",
+    multiple=True,
+    help="l'agent du support national sur ce poste est en pause : le palier 2 ne le sonne pas",
+)
+@click.option(
+    "--support-offline",
+    multiple=True,
+    help="l'agent du support national sur ce poste est déconnecté : le palier 2 ne le sonne pas",
+)
 @click.option("--listeners", default=1, show_default=True, type=click.IntRange(0, 1000))
 @click.option("--waiting", default=0, show_default=True, type=click.IntRange(0, 100_000))
 @click.option(
@@ -211,6 +221,8 @@ def simulate(
     no_answer: tuple[str, ...],
     busy: tuple[str, ...],
     nobody_answers: bool,
+    support_paused: tuple[str, ...],
+    support_offline: tuple[str, ...],
     listeners: int,
     waiting: int,
     hang_up_at: str | None,
@@ -228,6 +240,8 @@ def simulate(
         no_answer=frozenset(_number_option(n, "--no-answer") for n in no_answer),
         busy=frozenset(_number_option(n, "--busy") for n in busy),
         nobody_answers=nobody_answers,
+        support_paused=frozenset(_number_option(n, "--support-paused") for n in support_paused),
+        support_offline=frozenset(_number_option(n, "--support-offline") for n in support_offline),
         listeners=listeners,
         waiting=waiting,
         hang_up_at=Phase(hang_up_at) if hang_up_at else None,

@@ -269,3 +269,35 @@ def test_given_bad_press_moment_then_french_error() -> None:
     done = ivr("simulate", "--line", "assistance", "--press", "75@demain")
     assert done.returncode == 2
     assert "le moment en secondes depuis le décroché" in done.stderr
+
+
+def test_given_support_post_paused_then_tier2_rings_the_other_and_the_story_says_so() -> None:
+    args = ("--line", "assistance", "--press", "75", "--press", "4", "--at", WEEKDAY_10)
+    steps, summary = simulate_json(*args, "--support-paused", "05 36 49 00 01")
+    assert summary["destinations_tried"] == [
+        {"number": "+33536490001", "role": "tier2", "result": "paused"},
+        {"number": "+33536490002", "role": "tier2", "result": "answered"},
+    ]
+    assert [s["number"] for s in steps if s["kind"] == "support_away"] == ["+33536490001"]
+    done = ivr("simulate", *args, "--support-paused", "0536490001")
+    assert "poste 1 (05 36 49 00 01, palier 2, support national) : en pause, non sonné." in (
+        done.stdout
+    )
+
+
+def test_given_every_support_post_away_then_urgent_email_message() -> None:
+    args = ("--line", "assistance", "--press", "75", "--press", "4", "--at", WEEKDAY_10)
+    done = ivr(
+        "simulate",
+        *args,
+        "--support-paused",
+        "05 36 49 00 01",
+        "--support-offline",
+        "05 36 49 00 02",
+    )
+    assert done.returncode == 0
+    assert "poste 2 (05 36 49 00 02, palier 2, support national) : hors ligne, non sonné." in (
+        done.stdout
+    )
+    assert "Pour une demande urgente" in done.stdout
+    assert done.stdout.strip().splitlines()[-1].startswith("Résultat : fin sur un message.")

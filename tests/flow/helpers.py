@@ -16,9 +16,11 @@ from ivr.flow.vocabulary import (
     DialOutcome,
     DialResult,
     Event,
+    FetchSupportPresence,
     Gather,
     Hangup,
     Play,
+    SupportPresenceFetched,
 )
 from routing.loader import load_config
 
@@ -48,13 +50,19 @@ def minimal_flow() -> CallFlow:
 
 @dataclass
 class Call:
-    """A call stepped by hand: ``call.send(event)`` returns the commands of that step."""
+    """A call stepped by hand: ``call.send(event)`` returns the commands of that step.
+
+    National support's presence is answered on the way, as the runtime does: ``away`` (the
+    posts whose agents are paused or offline, none by default) replaces a trailing
+    ``FetchSupportPresence``, unless ``answer_presence`` is False."""
 
     flow: CallFlow
     state: CallState
     now: datetime
     first: list[Command]
     history: list[list[Command]] = field(default_factory=list)
+    away: tuple[tuple[str, DialOutcome], ...] = ()
+    answer_presence: bool = True
 
     @classmethod
     def start(
@@ -72,6 +80,10 @@ class Call:
     def send(self, event: Event) -> list[Command]:
         commands = self.flow.step(self.state, event, self.now)
         self.history.append(commands)
+        while self.answer_presence and commands and isinstance(commands[-1], FetchSupportPresence):
+            reply = self.flow.step(self.state, SupportPresenceFetched(self.away), self.now)
+            self.history.append(reply)
+            commands = commands[:-1] + reply
         return commands
 
     @property

@@ -26,6 +26,7 @@ from ivr.flow.vocabulary import (
     Event,
     FetchQueueStatus,
     FetchRotation,
+    FetchSupportPresence,
     Gather,
     Hangup,
     Hold,
@@ -36,6 +37,7 @@ from ivr.flow.vocabulary import (
     QueueStatus,
     QueueStatusFetched,
     RotationFetched,
+    SupportPresenceFetched,
     TimerFired,
 )
 from tests.flow.helpers import ASSISTANCE, ENTRY_115, PARIS_115, minimal_flow, paris
@@ -68,6 +70,12 @@ def reply(command: Command, data: st.DataObject, step: int) -> Event:
         case FetchRotation():
             return RotationFetched(
                 data.draw(st.sampled_from([None, "+33199007502", "+33536490001"]))
+            )
+        case FetchSupportPresence():
+            away = st.sampled_from(["+33536490001", "+33536490002", "+33199009999"])
+            why = st.sampled_from([DialOutcome.PAUSED, DialOutcome.OFFLINE])
+            return SupportPresenceFetched(
+                tuple(data.draw(st.dictionaries(away, why, max_size=3)).items())
             )
         case FetchQueueStatus():
             return QueueStatusFetched(

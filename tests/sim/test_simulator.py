@@ -118,3 +118,17 @@ def test_given_keys_typed_during_the_welcome_then_they_answer_the_menu() -> None
     kinds = [s.kind for s in call.steps]
     assert "interrupted" in kinds
     assert call.state.summary.departement == "75"
+
+
+def test_given_support_post_offline_then_simulated_tier2_skips_it_and_logs_why() -> None:
+    script = CallScript(
+        ASSISTANCE, presses=["75", "2"], support_offline=frozenset({"+33536490001"})
+    )
+    call = Simulator(minimal_flow()).run(script, MONDAY_10)
+    summary = call.summary()
+    assert [(d["number"], d["result"]) for d in summary["destinations_tried"]] == [
+        ("+33536490001", "offline"),
+        ("+33536490002", "answered"),
+    ]
+    away = [s.data for s in call.steps if s.kind == "support_away"]
+    assert away == [{"number": "+33536490001", "name": "Support 1", "result": "offline"}]

@@ -21,12 +21,14 @@ from ivr.flow.common import (
 )
 from ivr.flow.engine import CallState, FlowContext, FlowDefinition, Phase
 from ivr.flow.vocabulary import (
+    Attempt,
     CallerHungUp,
     Command,
     DialResult,
     DigitsReceived,
     Event,
     FetchRotation,
+    FetchSupportPresence,
     Gather,
     InputTimedOut,
     Line,
@@ -36,6 +38,7 @@ from ivr.flow.vocabulary import (
     Role,
     RotationFetched,
     StartRecording,
+    SupportPresenceFetched,
 )
 from routing.config import HuntStrategy, RecordingPolicy
 
@@ -45,6 +48,7 @@ NATIONAL_KEY = "national"
 MENUS = (Phase.DEPT_MENU, Phase.CORSE_MENU, Phase.OUTREMER_MENU)
 AFTER_DEPARTEMENT = (
     Phase.REASON_MENU,
+    Phase.FETCH_PRESENCE,
     Phase.FETCH_ROTATION,
     Phase.TIER1_DIALING,
     Phase.TIER2_DIALING,
@@ -108,7 +112,7 @@ departement_menu(
     _departement_chosen,
     _gave_up,
     after_choice=AFTER_DEPARTEMENT,
-    after_giving_up=(Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
+    after_giving_up=(Phase.FETCH_PRESENCE, Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
 )
 
 
@@ -145,7 +149,13 @@ def _ring(ctx: FlowContext, state: CallState, phase: Phase, announce: str) -> li
 @ASSISTANCE.on(
     Phase.FETCH_ROTATION,
     RotationFetched,
-    to=(Phase.TIER1_DIALING, Phase.TIER2_DIALING, Phase.FETCH_ROTATION, Phase.ENDED),
+    to=(
+        Phase.TIER1_DIALING,
+        Phase.TIER2_DIALING,
+        Phase.FETCH_PRESENCE,
+        Phase.FETCH_ROTATION,
+        Phase.ENDED,
+    ),
     label="dernier répondant",
 )
 def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
@@ -172,6 +182,7 @@ def _rotation(ctx: FlowContext, state: CallState, event: Event) -> list[Command]
     to=(
         Phase.TIER1_DIALING,
         Phase.CONNECTED,
+        Phase.FETCH_PRESENCE,
         Phase.FETCH_ROTATION,
         Phase.TIER2_DIALING,
         Phase.ENDED,
@@ -210,7 +221,28 @@ def _tier2(ctx: FlowContext, state: CallState, *, tier1_tried: bool) -> list[Com
     state.hunt_key = NATIONAL_KEY
     state.hunt_ring_timeout_s = support.ring_timeout_s
     state.hunt_all = support.strategy is HuntStrategy.RING_ALL
-    if support.strategy is HuntStrategy.ROTATE_LAST_ANSWERER:
+    state.phase = Phase.FETCH_PRESENCE
+    return [FetchSupportPresence()]
+
+
+@ASSISTANCE.on(
+    Phase.FETCH_PRESENCE,
+    SupportPresenceFetched,
+    to=(Phase.FETCH_ROTATION, Phase.TIER2_DIALING, Phase.ENDED),
+    label="présence du support",
+)
+def _support_presence(ctx: FlowContext, state: CallState, event: Event) -> list[Command]:
+    """Numbers whose agents are paused or signed out are not rung: each is written to the
+    call's story as skipped (so the hunt passes over it); the others ring as configured."""
+    assert isinstance(event, SupportPresenceFetched)
+    support = ctx.config.national.support
+    configured = {c.number for c in support.numbers}
+    tried = state.tried_numbers()
+    for number, why in event.away:
+        if number in configured and number not in tried:
+            state.attempt(Attempt(number, Role.TIER2, why))
+            tried.add(number)
+    if support.strategy is HuntStrategy.ROTATE_LAST_ANSWERER and configured - tried:
         state.phase = Phase.FETCH_ROTATION
         return [FetchRotation(NATIONAL_KEY)]
     state.hunt_targets = hunt_order(support.numbers, support.strategy, None, Role.TIER2)

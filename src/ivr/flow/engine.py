@@ -40,6 +40,7 @@ class Phase(StrEnum):
     CORSE_MENU = "corse_menu"
     OUTREMER_MENU = "outremer_menu"
     REASON_MENU = "reason_menu"
+    FETCH_PRESENCE = "fetch_presence"
     FETCH_ROTATION = "fetch_rotation"
     TIER1_DIALING = "tier1_dialing"
     TIER2_DIALING = "tier2_dialing"

@@ -62,6 +62,13 @@ class DialOutcome(StrEnum):
     BUSY = "busy"
     NO_ANSWER = "no-answer"
     FAILED = "failed"
+    # Never rung: the flow skipped a national support number whose agent(s) said so on the
+    # support page (never a transport's answer).
+    PAUSED = "paused"
+    OFFLINE = "offline"
+
+
+SKIPPED_OUTCOMES = frozenset({DialOutcome.PAUSED, DialOutcome.OFFLINE})
 
 
 class Outcome(StrEnum):
@@ -151,6 +158,15 @@ class RotationFetched:
 
 
 @dataclass(frozen=True, slots=True)
+class SupportPresenceFetched:
+    """National support numbers not to ring now: each claimed as their post by agents none
+    of whom is available, with why (``PAUSED``, or ``OFFLINE`` when all are signed out).
+    A number no agent claims is not listed (it rings as configured)."""
+
+    away: tuple[tuple[str, DialOutcome], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class QueueStatusFetched:
     status: QueueStatus
 
@@ -172,6 +188,7 @@ Event = (
     | CallerHungUp
     | TimerFired
     | RotationFetched
+    | SupportPresenceFetched
     | QueueStatusFetched
     | ListenerOffered
 )
@@ -260,6 +277,11 @@ class FetchRotation:
 
 
 @dataclass(frozen=True, slots=True)
+class FetchSupportPresence:
+    """Which national support numbers to skip (answered by ``SupportPresenceFetched``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class RecordAnswerer:
     key: str
     number: str
@@ -294,13 +316,22 @@ Command = (
     | StartRecording
     | StopRecording
     | FetchRotation
+    | FetchSupportPresence
     | RecordAnswerer
     | FetchQueueStatus
     | RegisterCallback
     | Hangup
 )
 
-WAITING_COMMANDS = (Gather, Dial, Hold, FetchRotation, FetchQueueStatus, Hangup)
+WAITING_COMMANDS = (
+    Gather,
+    Dial,
+    Hold,
+    FetchRotation,
+    FetchSupportPresence,
+    FetchQueueStatus,
+    Hangup,
+)
 
 
 @dataclass(slots=True)

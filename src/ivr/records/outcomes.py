@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ivr.flow.vocabulary import CallSummary
+from ivr.flow.vocabulary import SKIPPED_OUTCOMES, CallSummary
 
 # French words for a dial's result and a call's outcome, as a simulated call tells them (the
 # command line's ``ivr simulate`` and the routing edit's preview).
@@ -13,6 +13,9 @@ DIAL_RESULT_TEXT = {
     "busy": "occupé",
     "no-answer": "ne répond pas",
     "failed": "échec de l'appel",
+    # Not rung: the national support agent(s) of that post said so on the support page.
+    "paused": "en pause, non sonné",
+    "offline": "hors ligne, non sonné",
 }
 OUTCOME_TEXT = {
     "connected": "mis en relation",
@@ -32,6 +35,7 @@ def abandon_phase(
         return None
     if answered_at is not None or summary.connected_to is not None:
         return None
-    if dials > len(summary.attempts):
+    rung = sum(1 for a in summary.attempts if a.result not in SKIPPED_OUTCOMES)
+    if dials > rung:
         return "ringing"
     return "queue" if queued else "menu"

@@ -1,4 +1,6 @@
-"""Live state shared by every call: rotation pointers, 115 queues, listener presence.
+"""Live state shared by every call: rotation pointers, 115 queues, listener presence, and
+the presence national support agents give on their page (the tier-2 hunt skips the posts
+of agents paused or signed out).
 
 ``LiveState`` is the port; ``InMemoryLiveState`` the embedded implementation (one process).
 A shared implementation (Redis, ``ivr.state``) makes the same operations atomic across
@@ -19,7 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from ivr.flow.vocabulary import QueueStatus
+from ivr.flow.vocabulary import DialOutcome, QueueStatus
 
 RECENT_HANDLING_TIMES = 20
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # built once: fast dumps
@@ -39,6 +41,53 @@ class ListenerState:
     number: str
     presence: Presence
     since: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SupportAgentState:
+    """A national support agent's post (the phone the assistance line rings) and presence,
+    as they gave it on the support page."""
+
+    login: str
+    phone: str | None
+    presence: Presence
+    since: datetime
+
+    def to_json(self) -> str:
+        return _JSON.encode(
+            {
+                "login": self.login,
+                "phone": self.phone,
+                "presence": self.presence.value,
+                "since": self.since.isoformat(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> SupportAgentState:
+        data = json.loads(raw)
+        return cls(
+            data["login"],
+            data["phone"],
+            Presence(data["presence"]),
+            datetime.fromisoformat(data["since"]),
+        )
+
+
+def support_away(agents: list[SupportAgentState]) -> tuple[tuple[str, DialOutcome], ...]:
+    """The posts not to ring: claimed by agents none of whom is available (``OFFLINE`` when
+    all of them signed out, else ``PAUSED``). A post nobody claims is not listed."""
+    by_phone: dict[str, set[Presence]] = {}
+    for agent in agents:
+        if agent.phone:
+            by_phone.setdefault(agent.phone, set()).add(agent.presence)
+    away: list[tuple[str, DialOutcome]] = []
+    for phone, presences in sorted(by_phone.items()):
+        if Presence.AVAILABLE in presences or Presence.BUSY in presences:
+            continue
+        offline = presences == {Presence.OFFLINE}
+        away.append((phone, DialOutcome.OFFLINE if offline else DialOutcome.PAUSED))
+    return tuple(away)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +140,12 @@ class LiveState(Protocol):
     async def set_platform(
         self, departement: str, *, closed: bool, emergency_closed: bool
     ) -> None: ...
+
+    async def set_support_agent(self, agent: SupportAgentState) -> None:
+        """Record a national support agent's post and presence (replaces their last)."""
+        ...
+
+    async def support_agents(self) -> list[SupportAgentState]: ...
 
 
 @dataclass(slots=True)
@@ -272,6 +327,7 @@ class InMemoryLiveState:
 
     def __init__(self, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._rotation: dict[str, str] = {}
+        self._support: dict[str, SupportAgentState] = {}  # login -> post and presence
         self._queues: dict[str, _Queue] = {}
         self._seq = itertools.count()
         self._monotonic = monotonic
@@ -358,6 +414,12 @@ class InMemoryLiveState:
 
     async def record_handling_time(self, departement: str, seconds: float) -> None:
         self._queue(departement).handling.append(seconds)
+
+    async def set_support_agent(self, agent: SupportAgentState) -> None:
+        self._support[agent.login] = agent
+
+    async def support_agents(self) -> list[SupportAgentState]:
+        return list(self._support.values())
 
     def known_listeners(self) -> dict[str, list[ListenerState]]:
         return {dep: list(q.listeners.values()) for dep, q in self._queues.items() if q.listeners}

@@ -198,8 +198,8 @@ def _listener_call(state: CallState, status: ListenerCallStatus) -> ListenerCall
 
 
 class CallQueries:
-    """The questions the consoles ask of a ``CallRuntime`` (and the one command they send:
-    a listener's presence)."""
+    """The questions the consoles ask of a ``CallRuntime`` (and the commands they send:
+    a listener's presence, a national support agent's post and presence)."""
 
     def __init__(self, runtime: CallRuntime) -> None:
         self._runtime = runtime
@@ -222,6 +222,11 @@ class CallQueries:
     async def set_listener_presence(self, departement: str, phone: str, presence: Presence) -> None:
         """Record the listener's presence (an available listener is offered the queue)."""
         await self._runtime.set_listener_presence(departement, phone, presence)
+
+    async def set_support_presence(self, login: str, phone: str | None, presence: Presence) -> None:
+        """Record a national support agent's post and presence (the tier-2 hunt does not
+        ring the post of an agent paused or signed out)."""
+        await self._runtime.set_support_agent(login, phone, presence)
 
     async def waiting_calls(self, departement: str) -> list[WaitingCall]:
         """The département's queue, head first."""

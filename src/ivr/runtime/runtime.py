@@ -38,6 +38,7 @@ from ivr.flow.vocabulary import (
     Event,
     FetchQueueStatus,
     FetchRotation,
+    FetchSupportPresence,
     Gather,
     Hangup,
     Hold,
@@ -51,10 +52,18 @@ from ivr.flow.vocabulary import (
     StartRecording,
     StartTimer,
     StopRecording,
+    SupportPresenceFetched,
     TimerFired,
 )
 from ivr.runtime.commands import decode_media, encode_media
-from ivr.runtime.live_state import CallRegistry, CallSnapshot, LiveState, Presence
+from ivr.runtime.live_state import (
+    CallRegistry,
+    CallSnapshot,
+    LiveState,
+    Presence,
+    SupportAgentState,
+    support_away,
+)
 
 log = logging.getLogger(__name__)
 
@@ -356,6 +365,8 @@ class CallRuntime:
             match command:
                 case FetchRotation(key):
                     reply = RotationFetched(await self.live.last_answerer(key))
+                case FetchSupportPresence():
+                    reply = SupportPresenceFetched(support_away(await self.live.support_agents()))
                 case RecordAnswerer(key, number):
                     await self.live.record_answerer(key, number)
                 case FetchQueueStatus(departement):
@@ -738,6 +749,11 @@ class CallRuntime:
         await self.live.set_presence(departement, number, presence, self.clock())
         if presence is Presence.AVAILABLE:
             await self.dispatch(departement, notify=True)
+
+    async def set_support_agent(self, login: str, phone: str | None, presence: Presence) -> None:
+        """A national support agent's post and presence: the tier-2 hunt of every instance
+        skips a post whose agents are paused or signed out, from the next call on."""
+        await self.live.set_support_agent(SupportAgentState(login, phone, presence, self.clock()))
 
     async def dispatch(self, departement: str, *, notify: bool = False) -> None:
         """Offer waiting calls to available listeners, head of the queue first.

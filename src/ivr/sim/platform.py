@@ -18,7 +18,13 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from ivr.flow.vocabulary import CallSummary, DialOutcome, QueueStatus
-from ivr.runtime.live_state import Claim, InMemoryLiveState
+from ivr.runtime.live_state import (
+    Claim,
+    InMemoryLiveState,
+    Presence,
+    SupportAgentState,
+    support_away,
+)
 from ivr.sim.clock import OFFER, Entry, VirtualTime
 from routing.config import RoutingConfig
 
@@ -32,6 +38,8 @@ class QueueScript(Protocol):
     waiting: int
     closed: bool
     emergency_closed: bool
+    support_paused: frozenset[str]
+    support_offline: frozenset[str]
 
     def result_for(self, number: str) -> DialOutcome: ...
 
@@ -168,6 +176,22 @@ class SimulatedPlatform(InMemoryLiveState):
             closed=script.closed,
             emergency_closed=script.emergency_closed,
         )
+
+    async def support_agents(self) -> list[SupportAgentState]:
+        """The agents the script says are paused or signed out (one per post), and the
+        national support posts the call's tier 2 will not ring for that reason (logged)."""
+        script, now = self.run.script, self.time.clock()
+        agents = await super().support_agents()
+        for presence, numbers in (
+            (Presence.PAUSED, script.support_paused),
+            (Presence.OFFLINE, script.support_offline),
+        ):
+            agents += [SupportAgentState(f"sim:{n}", n, presence, now) for n in sorted(numbers)]
+        names = {c.number: c.name for c in self.config.national.support.numbers}
+        for number, why in support_away(agents):
+            if number in names:
+                self.run.log("support_away", number=number, name=names[number], result=why.value)
+        return agents
 
     async def claim_next(
         self, departement: str, at: datetime, owner: str | None = None

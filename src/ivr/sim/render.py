@@ -49,6 +49,9 @@ def describe(step: Step) -> str:
             role = ROLES.get(d["role"], d["role"])
             result = RESULTS.get(d["result"], d["result"])
             return f"Sonne : {d['name']} ({_number(d['number'])}, {role}) : {result}."
+        case "support_away":
+            result = RESULTS.get(d["result"], d["result"])
+            return f"{d['name']} ({_number(d['number'])}, {ROLES['tier2']}) : {result}."
         case "enqueue":
             return f"Mis en file d'attente du 115 du {d['departement']}."
         case "dequeue":

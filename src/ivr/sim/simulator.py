@@ -49,6 +49,10 @@ class CallScript:
     hang_up_at: Phase | None = None
     conversation_s: int = 300
     hint_departement: str | None = None
+    # National support posts whose agents said on the support page they are paused or
+    # signed out: tier 2 does not ring them.
+    support_paused: frozenset[str] = frozenset()
+    support_offline: frozenset[str] = frozenset()
 
     def result_for(self, number: str) -> DialOutcome:
         """How a destination answers."""

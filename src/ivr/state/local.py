@@ -32,9 +32,11 @@ from ivr.runtime.live_state import (
     InMemoryLiveState,
     ListenerState,
     Presence,
+    SupportAgentState,
 )
 
 log = logging.getLogger(__name__)
+SUPPORT_SPACE = "support_agent"  # kv space: national support agents' posts and presence
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS calls (call_id TEXT PRIMARY KEY, owner TEXT NOT NULL, json TEXT);
@@ -119,6 +121,9 @@ class DurableLiveState(InMemoryLiveState):
         s = self.store
         for key, number in s.rows("SELECT key, number FROM rotation"):
             self._rotation[key] = number
+        for (raw,) in s.rows("SELECT value FROM kv WHERE space = ?", SUPPORT_SPACE):
+            agent = SupportAgentState.from_json(raw)
+            self._support[agent.login] = agent
         last_seq = -1
         for dep, call_id, priority, at, seq in s.rows(
             "SELECT departement, call_id, priority, at, seq FROM queue"
@@ -225,6 +230,10 @@ class DurableLiveState(InMemoryLiveState):
                 self._write_queue_entry(db, departement, claim.call_id)
                 self._write_listener(db, departement, claim.listener)
         return claim
+
+    async def set_support_agent(self, agent: SupportAgentState) -> None:
+        await super().set_support_agent(agent)
+        self.store.put(SUPPORT_SPACE, agent.login, agent.to_json())
 
     async def record_handling_time(self, departement: str, seconds: float) -> None:
         await super().record_handling_time(departement, seconds)

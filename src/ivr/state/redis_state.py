@@ -9,6 +9,7 @@ or lease get one winner. Keys live under a prefix (``ivr:`` by default):
 - ``pres:<dep>``: listener presence (hash ``number -> presence|since``) and ``free:<dep>``
   the available ones by the time they became available (sorted set);
 - ``ht:<dep>``: recent handling times (list); ``plat:<dep>``: closure flags (hash);
+- ``support``: national support agents' posts and presence (hash ``login -> JSON``);
 - ``call:<id>``: a live call's snapshot; ``calls``: which instance owns each call (hash);
   ``owned:<instance>``: the calls an instance owns (set); ``listening``: the live call
   ringing or connected to each listener's phone (hash ``number -> call id``, kept by
@@ -41,6 +42,7 @@ from ivr.runtime.live_state import (
     Claim,
     ListenerState,
     Presence,
+    SupportAgentState,
     estimate_wait,
 )
 
@@ -407,6 +409,17 @@ class RedisLiveState:
             presence, since = _presence(value)
             out.append(ListenerState(number, presence, since))
         return out
+
+    async def set_support_agent(self, agent: SupportAgentState) -> None:
+        await self._r.hset(self._k("support"), agent.login, agent.to_json())
+
+    async def restore_support_agent(self, agent: SupportAgentState) -> bool:
+        """Set an agent's post and presence only if Redis has none (after data loss)."""
+        return bool(await self._r.hsetnx(self._k("support"), agent.login, agent.to_json()))
+
+    async def support_agents(self) -> list[SupportAgentState]:
+        raw = cast(dict[str, str], await self._r.hgetall(self._k("support")))
+        return [SupportAgentState.from_json(value) for value in raw.values()]
 
     async def claim_next(
         self, departement: str, at: datetime, owner: str | None = None

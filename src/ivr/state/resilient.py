@@ -32,6 +32,7 @@ from ivr.runtime.live_state import (
     InMemoryLiveState,
     ListenerState,
     Presence,
+    SupportAgentState,
 )
 from ivr.state.redis_state import RedisLiveState
 
@@ -169,6 +170,8 @@ class ResilientLiveState:
                 await self.primary.restore_presence(departement, listener)
         for key, number in self.local.rotation_pointers().items():
             await self.primary.restore_answerer(key, number)
+        for agent in await self.local.support_agents():
+            await self.primary.restore_support_agent(agent)
         for hook in self.resync_hooks:
             await hook()
         if self._journal:  # written while the hooks ran
@@ -309,6 +312,21 @@ class ResilientLiveState:
             lambda _: self.local.record_handling_time(departement, seconds),
             lambda: self.local.record_handling_time(departement, seconds),
         )
+
+    async def set_support_agent(self, agent: SupportAgentState) -> None:
+        await self._write(
+            "set_support_agent",
+            lambda r: r.set_support_agent(agent),
+            lambda _: self.local.set_support_agent(agent),
+            lambda: self.local.set_support_agent(agent),
+        )
+
+    async def support_agents(self) -> list[SupportAgentState]:
+        found = await self._read(lambda r: r.support_agents(), self.local.support_agents)
+        if not self.degraded:  # keep the mirror as fresh as what this instance has seen
+            for agent in found:
+                await self.local.set_support_agent(agent)
+        return found
 
     async def set_platform(self, departement: str, *, closed: bool, emergency_closed: bool) -> None:
         await self._write(

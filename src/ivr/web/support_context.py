@@ -36,6 +36,8 @@ RESULT_LABELS = {
     "busy": "occupé",
     "failed": "échec de l'appel (poste injoignable)",
     "answered": "a répondu",
+    "paused": "en pause (non sonné)",
+    "offline": "hors ligne (non sonné)",
 }
 TIER_LABELS = {"tier1": "référent (palier 1)", "tier2": "support national (palier 2)"}
 MAX_NOTE = 4000

@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from ivr.records import tickets
 from ivr.records.models import AccountRole
+from ivr.runtime.queries import Presence
 from ivr.web import throttle
 from ivr.web.accounts import (
     AccountError,
@@ -113,6 +114,7 @@ async def post_at_sign_in(web: Web, who: Principal, typed: str) -> str | None:
     except (InvalidPhoneNumberError, ValueError):
         return "Poste non retenu : le numéro saisi n'est pas un numéro de téléphone valide."
     await web.db(tickets.set_agent, web.deps.records, who.login, phone, "available")
+    await web.deps.calls.set_support_presence(who.login, phone, Presence.AVAILABLE)
     return f"Vous êtes disponible sur le poste {spaced_number(phone)}."
 
 

@@ -1,6 +1,8 @@
 """A national support agent's post: the phone the assistance line rings (the account's,
-or one chosen on the page), presence, and the screen pop of the call ringing or connected
-to that phone (found through ``ivr.runtime.queries``, polled by ``static/support.js``)."""
+or one chosen on the page), presence (also written to the live state: the tier-2 hunt
+skips a post whose agents are paused or signed out), and the screen pop of the call
+ringing or connected to that phone (found through ``ivr.runtime.queries``, polled by
+``static/support.js``)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 
 from ivr.records import tickets
 from ivr.records.models import SupportAgent
+from ivr.runtime.queries import Presence
 from ivr.web.formatting import CALL_STATUS_LABELS, spaced_number
 from ivr.web.routes.checks import SupportCtx, SupportForm, SupportJson
 from ivr.web.routes.common import ConsoleRoute, Ctx, see_other
@@ -91,6 +94,9 @@ async def set_post(posted: SupportForm) -> Response:
     elif chosen not in {n for n, _ in phone_choices(ctx)}:
         chosen = ctx.who.phone or ""
     await ctx.web.db(tickets.set_agent, ctx.deps.records, ctx.who.login, chosen or None, presence)
+    # The live state every instance's tier-2 hunt reads: a paused or signed-out post is
+    # not rung (the row above is what this page shows).
+    await ctx.deps.calls.set_support_presence(ctx.who.login, chosen or None, Presence(presence))
     on = " du poste" if presence == "offline" else " sur le poste"
     where = f"{on} {spaced_number(chosen)}" if chosen else " (aucun poste choisi)"
     return see_other("/support", f"Vous êtes {AGENT_PRESENCES[presence]}{where}.")
