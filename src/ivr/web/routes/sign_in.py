@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -42,6 +43,8 @@ from ivr.web.routes.common import (
     text,
 )
 from routing.phone import InvalidPhoneNumberError, normalize_number
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(route_class=ConsoleRoute)
 
@@ -190,10 +193,27 @@ async def logout(posted: AnonymousPostDep) -> Response:
         await web.db(close_session, web.deps.records, session.sid)
     if session.login:
         await web.audit(session.login, "logout", "session", None)
+        await offline_at_sign_out(web, session.login)
     response = web.sign_in_page(posted.request, 200, "Vous êtes déconnecté.")
     response.delete_cookie(COOKIE, path="/")
     web.set_cookie(response, web.anonymous())
     return response
+
+
+async def offline_at_sign_out(web: Web, login: str) -> None:
+    """A national support agent who signs out is no longer rung: « déconnecté » on their
+    post (the row keeps it, audited ``presence``) and in the live state the tier-2 hunt
+    reads. Nothing for who never used the support page. A failure is logged: signing out
+    goes on."""
+    try:
+        row = await web.db(tickets.agent, web.deps.records, login)
+        if row is None:
+            return
+        if row.presence != "offline":
+            await web.db(tickets.set_agent, web.deps.records, login, row.phone, "offline")
+        await web.deps.calls.set_support_presence(login, row.phone, Presence.OFFLINE)
+    except Exception:
+        log.exception("sign-out: support presence of %s not set offline", login)
 
 
 # --------------------------------------------------------------------------- own password
