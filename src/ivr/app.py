@@ -76,6 +76,15 @@ async def _shut_down(services: Services, tasks: list[asyncio.Task[None]]) -> Non
     await services.http.aclose()
 
 
+async def _run_starters(services: Services) -> None:
+    """What fills the live state at start; a failure is logged, the service starts."""
+    for start in services.starters:
+        try:
+            await start()
+        except Exception:
+            log.exception("start step failed")
+
+
 def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     stop = asyncio.Event()
     tasks: list[asyncio.Task[None]] = []
@@ -84,6 +93,7 @@ def _lifespan(services: Services) -> Callable[[FastAPI], AbstractAsyncContextMan
     async def lifespan(application: FastAPI) -> AsyncIterator[None]:
         stop.clear()
         await services.node.start()
+        await _run_starters(services)
         tasks.extend(_start_background(services, stop))
         try:
             yield

@@ -37,6 +37,7 @@ from ivr.state.local import DurableLiveState, LocalStore
 from ivr.state.node import ClusterSettings, Node, default_instance_id
 from ivr.state.redis_state import RedisLiveState
 from ivr.state.resilient import ResilientLiveState, StateHealth, local_health
+from ivr.state.support_carry_over import carry_over_support_presence
 from ivr.transports.ari import AriTransport, CallSnapshots, Leadership
 from ivr.transports.ari.callback import CallbackResult
 from ivr.transports.ari.local_snapshots import LocalCallSnapshots
@@ -107,6 +108,8 @@ class Services:
     config_sha: str | None = None  # of the routing text in force
     config_sync: ConfigSync | None = None  # the lifespan runs it: versions of other instances
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    # Run in order at start, once the node started (live state carry-overs).
+    starters: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
     # Run in order at shutdown, after the transports stopped (lease release, client close).
     closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
 
@@ -186,6 +189,8 @@ def build_services(settings: Settings) -> Services:
         clock=clock,
         config_sha=digest(chosen.text),
     )
+    # A pause saved on the support page before the live state kept presence is honoured.
+    services.starters.append(lambda: carry_over_support_presence(store, live))
     if local is not None:
         store_file = local
         services.closers.append(lambda: asyncio.to_thread(store_file.close))

@@ -232,3 +232,15 @@ def set_agent(store: _Store, login: str, phone: str | None, presence: str) -> No
                 detail={"presence": presence, "poste": bool(phone)},
             )
         )
+
+
+def away_agents(store: _Store) -> list[SupportAgent]:
+    """The agents on a post who said « en pause » or « déconnecté » (what the live state is
+    given at start when it does not know them yet)."""
+    query = (
+        sa.select(SupportAgent)
+        .where(SupportAgent.phone.is_not(None), SupportAgent.presence.in_(("paused", "offline")))
+        .order_by(SupportAgent.login)
+    )
+    with Session(store.engine, expire_on_commit=False) as session:
+        return list(session.scalars(query))

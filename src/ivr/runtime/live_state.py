@@ -145,6 +145,11 @@ class LiveState(Protocol):
         """Record a national support agent's post and presence (replaces their last)."""
         ...
 
+    async def restore_support_agent(self, agent: SupportAgentState) -> bool:
+        """Record it only when nothing is known of that login (what is already there, newer,
+        wins); True when written."""
+        ...
+
     async def support_agents(self) -> list[SupportAgentState]: ...
 
 
@@ -417,6 +422,12 @@ class InMemoryLiveState:
 
     async def set_support_agent(self, agent: SupportAgentState) -> None:
         self._support[agent.login] = agent
+
+    async def restore_support_agent(self, agent: SupportAgentState) -> bool:
+        if agent.login in self._support:
+            return False
+        await self.set_support_agent(agent)
+        return True
 
     async def support_agents(self) -> list[SupportAgentState]:
         return list(self._support.values())

@@ -321,6 +321,18 @@ class ResilientLiveState:
             lambda: self.local.set_support_agent(agent),
         )
 
+    async def restore_support_agent(self, agent: SupportAgentState) -> bool:
+        async def mirror(restored: bool) -> None:
+            if restored:
+                await self.local.set_support_agent(agent)
+
+        return await self._write(
+            "restore_support_agent",
+            lambda r: r.restore_support_agent(agent),
+            mirror,
+            lambda: self.local.restore_support_agent(agent),
+        )
+
     async def support_agents(self) -> list[SupportAgentState]:
         found = await self._read(lambda r: r.support_agents(), self.local.support_agents)
         if not self.degraded:  # keep the mirror as fresh as what this instance has seen
