@@ -29,6 +29,7 @@ from tests.sip.lab import (
     Ari,
     LabAsterisk,
     Service,
+    Sipp,
     caller,
     envelope,
     header,
@@ -93,9 +94,7 @@ def put_through_to_remote_phone(
     caller_rtp = RtpPeer(tone_hz=500.0)
     before = ari.stored_recordings()
     try:
-        ari.wait_online(PHONE)
-        set_presence(service, "available")
-        call = caller("caller", work, lab, PARIS_115, CALLER, caller_rtp.port, 600_000).start()
+        call = call_the_115_with_phone_available(lab, ari, service, work, caller_rtp)
         try:
             caller_rtp.wait_first_packet(timeout=20)
             caller_rtp.talk()
@@ -215,9 +214,7 @@ def test_given_remote_phone_without_srtp_when_rung_then_never_put_through_in_cle
     caller_rtp = RtpPeer(tone_hz=500.0)
     up: list[str] = []
     try:
-        ari.wait_online(PHONE)
-        set_presence(service, "available")
-        call = caller("caller", work, lab, PARIS_115, CALLER, caller_rtp.port, 600_000).start()
+        call = call_the_115_with_phone_available(lab, ari, service, work, caller_rtp)
         try:
             caller_rtp.wait_first_packet(timeout=20)
             deadline = time.monotonic() + 45
@@ -261,6 +258,15 @@ def hang_up_callers(lab: LabAsterisk, ari: Ari) -> None:
     for channel in ari.channels():
         if str(channel["name"]).startswith("PJSIP/operator-"):
             hang_up_channel(lab, str(channel["id"]))
+
+
+def call_the_115_with_phone_available(
+    lab: LabAsterisk, ari: Ari, service: Service, work: Path, caller_rtp: RtpPeer
+) -> Sipp:
+    """The phone registered and set available, then a caller on the 115 Paris."""
+    ari.wait_online(PHONE)
+    set_presence(service, "available")
+    return caller("caller", work, lab, PARIS_115, CALLER, caller_rtp.port, 600_000).start()
 
 
 def lab_ca(lab: LabAsterisk) -> Path:
