@@ -126,9 +126,19 @@ def test_given_a_departemental_admin_when_a_range_ends_before_it_starts_then_the
     tab.page.get_by_label("au", exact=True).fill("2025-01-01")
     tab.submit("Afficher le rapport")
     tab.expect_text("Le rapport n'a pas pu être établi : corrigez le champ signalé.")
-    error = tab.page.locator("#err-fin")
-    expect(error).to_contain_text("précède son début")
-    expect(tab.page.get_by_label("au", exact=True)).to_have_attribute("aria-invalid", "true")
+    # The shared error of _fields.html: next to its field, which it describes; the summary
+    # above the form links to the field.
+    fin = tab.page.get_by_label("au", exact=True)
+    error = tab.page.locator("#fin + #erreur-fin")
+    expect(error).to_have_text("La fin de la période précède son début.")
+    expect(fin).to_have_attribute("aria-invalid", "true")
+    expect(fin).to_have_attribute("aria-describedby", "erreur-fin")
+    expect(fin).to_have_accessible_description("La fin de la période précède son début.")
+    expect(tab.page.get_by_label("Période choisie : du")).not_to_have_attribute(
+        "aria-invalid", "true"
+    )
+    tab.page.locator("#erreurs").get_by_role("link", name="précède son début").click()
+    expect(fin).to_be_focused()
 
 
 def test_given_a_departemental_admin_then_the_accounts_of_their_departement_and_a_new_listener(

@@ -11,16 +11,17 @@ this module, and puts the routing back as it found it afterwards.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
 from ivr.flow.vocabulary import DialOutcome, DialResult
 from ivr.records import tickets
 from ivr.records.models import TicketSource, TicketStatus
 from routing.config import RoutingConfig, always_open
-from tests.browser.conftest import LiveServer, Tab
+from tests.browser.conftest import TIMEOUT_MS, LiveServer, Tab
 
 pytestmark = pytest.mark.browser
 
@@ -102,6 +103,19 @@ def overflow(live: LiveServer, call_id: str) -> None:
     assert rung[-1] == POST_E164
 
 
+def seconds_since(tag: Locator, at_least: int = 0) -> int:
+    """The seconds of the screen pop's « depuis N s » tag, read again (up to 10 s) until they
+    reach ``at_least``."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        text = tag.inner_text()
+        found = re.fullmatch(r"depuis (\d+) s", text)
+        assert found, text
+        if int(found.group(1)) >= at_least or time.monotonic() > deadline:
+            return int(found.group(1))
+        tag.page.wait_for_timeout(200)
+
+
 def test_given_an_agent_with_a_post_when_an_overflowed_call_rings_then_the_page_shows_it_and_the_ticket_is_recorded(  # noqa: E501
     agent: Tab, live: LiveServer
 ) -> None:
@@ -133,15 +147,27 @@ def test_given_an_agent_with_a_post_when_an_overflowed_call_rings_then_the_page_
     # The motif the routing file links to the menu's reason is proposed first.
     expect(page.locator("#fiche-motif")).to_have_value("acces")
     tab.shot("appel-sonne")
+    # « depuis N s » counts on while the page stays open (support.js, every second).
+    since = page.locator("#appel-depuis")
+    first = seconds_since(since)
+    page.wait_for_timeout(2_500)
+    assert seconds_since(since, at_least=first + 2) >= first + 2
 
     live.answer("assistance-navigateur-1", POST_E164)
     tab.tick(SUPPORT_POLL_MS)
     expect(status).to_have_text("en communication")
     tab.shot("en-communication")
 
+    # Still counting after the status changed; past a minute, as the server writes it.
+    tab.tick(60_000)
+    expect(since).to_have_text(re.compile(r"^depuis 1 min \d{2} s$"))
+
     live.hang_up("assistance-navigateur-1")
     tab.tick(SUPPORT_POLL_MS)
     expect(status).to_have_text("terminé")
+    ended = since.inner_text()  # the count stops with the call
+    tab.tick(2_000)
+    expect(since).to_have_text(ended)
     expect(page.locator("#appel-numero")).to_have_text(CALLER_SHOWN)  # the context stays
     assert page.evaluate("window.pageNotReloaded") is True
 

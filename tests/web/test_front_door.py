@@ -113,7 +113,10 @@ async def test_given_a_wrong_report_date_then_a_french_error_next_to_the_field(
     await sign_in(browser, "a.national")
     response = await browser.get("/admin/rapport", params={"periode": "jour", "date": typed})
     assert response.status_code == 400
-    assert f'<span class="errors" id="err-date">{said}</span>' in shown(response)
+    page = shown(response)
+    assert f'<span class="errors" id="erreur-date">{said}</span>' in page  # _fields.html's
+    field = r'<input id="date" [^>]* aria-invalid="true" aria-describedby="erreur-date">'
+    assert re.search(field, page)
     assert f'value="{typed}"' in shown(response)  # the field keeps what was typed
 
 

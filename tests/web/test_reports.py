@@ -90,7 +90,7 @@ async def test_given_a_bad_period_or_scope_then_a_french_400_names_the_field(
     await sign_in(browser, "a.essonne")
     bad = await browser.get("/admin/rapport?periode=semaine&date=2025-13-45")
     assert bad.status_code == 400
-    assert 'id="err-date"' in bad.text
+    assert 'id="erreur-date"' in bad.text
     assert "n'est pas une date valide" in shown(bad)
     other = await browser.get("/admin/rapport?perimetre=dep:75")
     assert other.status_code == 400
@@ -104,6 +104,46 @@ async def test_given_a_bad_period_or_scope_then_a_french_400_names_the_field(
         refused = await browser.get(path)
         assert refused.status_code == 400
         assert "Rapport impossible" in shown(refused)
+
+
+async def test_given_a_bad_date_then_the_error_is_next_to_its_field_and_in_the_summary(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    """The report form's errors come from the shared macros of _fields.html, as on the
+    accounts form and the routing edit: the field marked invalid and described by its
+    message, next to it, and a summary above the form whose link leads to the field."""
+    seed(world[0])
+    await sign_in(browser, "a.essonne")
+    bad = await browser.get("/admin/rapport?periode=jour&date=32/01/2025")
+    assert bad.status_code == 400
+    page = shown(bad)
+    said = "« 32/01/2025 » n'est pas une date valide (JJ/MM/AAAA)."
+    field = re.search(r'<input id="date" [^>]*>', page)
+    assert field is not None
+    assert 'aria-invalid="true"' in field.group(0)
+    assert 'aria-describedby="erreur-date"' in field.group(0)
+    assert 'value="32/01/2025"' in field.group(0)  # what was typed stays
+    assert f'{field.group(0)} <span class="errors" id="erreur-date">{said}</span>' in page
+    summary = re.search(r'<div class="errors" role="alert" id="erreurs">(.*?)</div>', page, re.S)
+    assert summary is not None
+    assert "Le rapport n'a pas pu être établi : corrigez le champ signalé." in summary.group(1)
+    assert f'<li><a href="#date">{said}</a></li>' in summary.group(1)
+    # The other fields are neither marked nor described.
+    assert page.count('aria-invalid="true"') == 1
+    assert 'id="err-' not in page
+
+    backwards = shown(
+        await browser.get("/admin/rapport?periode=plage&debut=10/01/2025&fin=01/01/2025")
+    )
+    fin = re.search(r'<input id="fin" [^>]*>', backwards)
+    assert fin is not None
+    assert 'aria-describedby="erreur-fin"' in fin.group(0)
+    assert '<a href="#fin">La fin de la période précède son début.</a>' in backwards
+
+    good = await browser.get("/admin/rapport?periode=jour&date=02/01/2025")
+    assert good.status_code == 200
+    assert 'id="erreurs"' not in good.text
+    assert "aria-invalid" not in good.text
 
 
 def sheets(content: bytes) -> dict[str, ElementTree.Element]:

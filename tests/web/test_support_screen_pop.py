@@ -120,6 +120,25 @@ async def test_given_an_overflowed_call_ringing_the_agent_then_the_page_shows_it
     assert '<script src="/static/support.js" defer></script>' in page
 
 
+async def test_given_a_call_ringing_for_a_while_then_the_depuis_tag_carries_its_seconds(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    """The « depuis » tag says how long the call has been going, and gives support.js the
+    same seconds (``data-depuis-secondes``) to count on from on the agent's page."""
+    w = world[0]
+    await agent(browser, w)
+    await overflow(w)
+    w.clock.advance_now(125)
+    fragment = shown(await browser.get("/support/appel"))
+    assert (
+        '<span class="tag" id="appel-depuis" data-depuis-secondes="125">depuis 2 min 05 s</span>'
+        in fragment
+    )
+    w.clock.advance_now(3600 + 120 - 125 + 7)  # 1 h 02 min 07 s after the call started
+    page = shown(await browser.get("/support"))
+    assert 'data-depuis-secondes="3727">depuis 1 h 02 min</span>' in page
+
+
 async def test_given_the_agent_answers_then_connected_and_the_ticket_is_recorded_and_audited(
     browser: httpx.AsyncClient, world: Setup
 ) -> None:

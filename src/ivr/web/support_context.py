@@ -132,6 +132,7 @@ def screen_pop(deps: ConsoleDeps, who: Principal, call: SupportCall) -> dict[str
         who.login, "read", "call", call.call_id, {"champs": ["numero", "appels_precedents"]}
     )
     suggested = config.national.motif_for_reason(call.reason)
+    elapsed = max(0.0, (now - call.started_at).total_seconds()) if call.started_at else None
     return {
         "call_id": call.call_id,
         "status": CALL_STATUS_LABELS[call.status],
@@ -143,7 +144,8 @@ def screen_pop(deps: ConsoleDeps, who: Principal, call: SupportCall) -> dict[str
         "reason_text": reason_text(config, call.reason),
         "tried": tried_rows(config, call),
         "tier1_note": tier1_note(config, call, now),
-        "since": duration((now - call.started_at).total_seconds()) if call.started_at else "",
+        "since": duration(elapsed) if elapsed is not None else "",
+        "since_seconds": int(elapsed) if elapsed is not None else None,  # support.js ticks on
         "earlier": earlier,
         "suggested_motif": suggested.code if suggested else "",
     }

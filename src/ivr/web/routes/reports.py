@@ -27,6 +27,7 @@ router = APIRouter(route_class=ConsoleRoute)
 CSV_HEADER = ["Du", "Au", "Périmètre", "Département", "Ligne"] + [
     c.header for c in reporting.COLUMNS
 ]
+FORM_FIELDS = frozenset({"periode", "date", "debut", "fin", "perimetre"})  # report.html's
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
@@ -73,7 +74,11 @@ async def report_page(ctx: AdminCtx, form: ReportFormDep) -> Response:
     try:
         view = await _build(ctx, form)
     except ReportInputError as exc:
-        return ctx.render("report.html", 400, view=None, errors={exc.field: exc.message}, **common)
+        # By field, as the shared macros of _fields.html take them; a field the form does
+        # not show (the server's time zone) is a general error.
+        field = exc.field if exc.field in FORM_FIELDS else "general"
+        errors = {field: [exc.message]}
+        return ctx.render("report.html", 400, view=None, errors=errors, **common)
     return ctx.render(
         "report.html",
         view=view,
