@@ -3,14 +3,29 @@ runtime: the page follows the call by itself (its polling) as it rings, connects
 
 from __future__ import annotations
 
+import re
+import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Locator, expect
 
-from tests.browser.conftest import LISTENER_PHONE, LiveServer, Tab
+from tests.browser.conftest import LISTENER_PHONE, TIMEOUT_MS, LiveServer, Tab
 
 pytestmark = pytest.mark.browser
+
+
+def seconds_since(tag: Locator, at_least: int = 0) -> int:
+    """The seconds of the call's « depuis N s » tag, read again (up to 10 s) until they reach
+    ``at_least``."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        text = tag.inner_text()
+        found = re.fullmatch(r"depuis (\d+) s", text)
+        assert found, text
+        if int(found.group(1)) >= at_least or time.monotonic() > deadline:
+            return int(found.group(1))
+        tag.page.wait_for_timeout(200)
 
 
 @pytest.fixture
@@ -50,24 +65,35 @@ def test_given_an_available_listener_when_a_call_rings_connects_and_ends_then_th
         notice.get_by_role("link", name="Afficher l'appel").click()
     tab.shot()
     status = page.locator("#etat-appel")
-    expect(status).to_contain_text("sonne depuis")
+    expect(status).to_have_text("sonne")
     tab.expect_text("06 39 98 01 01")
     tab.expect_text("Essonne (91), trouvé par le numéro 115 composé (réseau)")
     tab.expect_text("Aucun appel précédent enregistré.")
     expect(notice).to_be_hidden()
     # The SI SIAO search and the emergency request are prefilled with the caller's number.
     expect(page.get_by_label("Rechercher un ménage par téléphone")).to_have_value("06 39 98 01 01")
+    # « depuis N s » counts on while the page stays open (depuis.js, every second).
+    since = page.locator("#appel-depuis")
+    first = seconds_since(since)
+    page.wait_for_timeout(2_500)
+    assert seconds_since(since, at_least=first + 2) >= first + 2
 
     live.answer("appel-navigateur-1", LISTENER_PHONE)
     tab.tick()
     expect(status).to_have_text("en communication")
     expect(presence).to_have_text("en communication")
     tab.shot("en-communication")
+    # Still counting after the status changed; past a minute, as the server writes it.
+    tab.tick(60_000)
+    expect(since).to_have_text(re.compile(r"^depuis 1 min \d{2} s$"))
 
     live.hang_up("appel-navigateur-1")
     tab.tick()
     expect(status).to_have_text("terminé")
     expect(presence).to_have_text("disponible")
+    ended = since.inner_text()  # the count stops with the call
+    tab.tick(2_000)
+    expect(since).to_have_text(ended)
     expect(notice).to_be_hidden()
     tab.shot("appel-termine")
 

@@ -124,7 +124,9 @@ async def test_given_a_call_ringing_for_the_listener_then_its_context_is_shown_a
     await ring(w)
 
     page = await browser.get("/console")
-    assert "sonne depuis" in shown(page)
+    assert '<span id="etat-appel" data-status="sonne">sonne</span> <span id="appel-depuis"' in (
+        shown(page)
+    )
     assert "06 39 98 01 01" in shown(page)
     assert "Essonne (91), trouvé par le numéro 115 composé (réseau)" in shown(page)
     assert "précision 25 m, mesurée il y a 2 min 00 s" in shown(page)
@@ -133,6 +135,33 @@ async def test_given_a_call_ringing_for_the_listener_then_its_context_is_shown_a
     assert ("c.dupont", "read", "call", "call-1") in w.audit()
     state = (await browser.get("/console/etat.json?dep=91")).json()
     assert (state["call_id"], state["call_status"]) == ("call-1", "sonne")
+
+
+async def test_given_a_call_ringing_for_a_while_then_the_depuis_tag_carries_its_seconds(
+    browser: httpx.AsyncClient, world: Setup
+) -> None:
+    """The call's « depuis » tag says how long it has been going and gives depuis.js the
+    same seconds (``data-depuis-secondes``) to count on from while the console stays open."""
+    w = world[0]
+    csrf = await listener(browser, world)
+    await browser.post(
+        "/console/disponibilite", data={"csrf": csrf, "dep": "91", "presence": "available"}
+    )
+    await ring(w)
+    w.clock.advance_now(125)
+    page = shown(await browser.get("/console"))
+    assert (
+        '<span id="etat-appel" data-status="sonne">sonne</span> '
+        '<span id="appel-depuis" data-depuis-secondes="125">depuis 2 min 05 s</span>'
+    ) in page
+    # The shared counter is loaded before the console's own script, both from /static.
+    assert (
+        '<script src="/static/depuis.js" defer></script>\n'
+        '<script src="/static/console.js" defer></script>'
+    ) in page
+    w.clock.advance_now(3600 + 120 - 125 + 7)  # 1 h 02 min 07 s after the call started
+    page = shown(await browser.get("/console"))
+    assert 'data-depuis-secondes="3727">depuis 1 h 02 min</span>' in page
 
 
 async def test_given_a_known_number_when_searched_then_pending_then_the_household_audited(

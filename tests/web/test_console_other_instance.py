@@ -46,7 +46,7 @@ async def test_given_a_call_held_by_another_instance_then_the_console_shows_it_r
     assert "call-b" in there.calls
 
     page = shown(await browser.get("/console"))
-    assert "sonne depuis" in page
+    assert 'data-status="sonne">sonne</span> <span id="appel-depuis"' in page
     assert "06 39 98 01 01" in page
     assert "Essonne (91), trouvé par le numéro 115 composé (réseau)" in page
     assert ("c.dupont", "read", "call", "call-b") in w.audit()
@@ -55,7 +55,7 @@ async def test_given_a_call_held_by_another_instance_then_the_console_shows_it_r
 
     await there.handle("call-b", DialResult(((LISTENER_PHONE, DialOutcome.ANSWERED),)))
     page = shown(await browser.get("/console"))
-    assert "en communication depuis" in page
+    assert 'data-status="en communication">en communication</span> <span id="appel-depuis"' in page
     assert "06 39 98 01 01" in page
     state = (await browser.get("/console/etat.json?dep=91")).json()
     assert (state["call_id"], state["call_status"]) == ("call-b", "en communication")

@@ -117,6 +117,7 @@ async def test_given_an_overflowed_call_ringing_the_agent_then_the_page_shows_it
     page = shown(await browser.get("/support"))
     assert 'id="appel-support"' in page
     assert "06 39 98 01 01" in page
+    assert '<script src="/static/depuis.js" defer></script>' in page  # counts « depuis » on
     assert '<script src="/static/support.js" defer></script>' in page
 
 

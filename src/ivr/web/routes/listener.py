@@ -133,6 +133,7 @@ def call_context(web: Web, who: Principal, call: ListenerCall) -> dict[str, Any]
         call.call_id,
         {"champs": ["numero", "position", "appels_precedents", "signalement"]},
     )
+    elapsed = max(0.0, (now - call.started_at).total_seconds()) if call.started_at else None
     return {
         "call_id": call.call_id,
         "status": CALL_STATUS_LABELS[call.status],
@@ -140,7 +141,8 @@ def call_context(web: Web, who: Principal, call: ListenerCall) -> dict[str, Any]
         "departement": call.departement,
         "departement_name": dep_config.name if dep_config else call.departement,
         "found_by": how_found(config, call),
-        "since": duration((now - call.started_at).total_seconds()) if call.started_at else "",
+        "since": duration(elapsed) if elapsed is not None else "",
+        "since_seconds": int(elapsed) if elapsed is not None else None,  # depuis.js ticks on
         "position": position,
         "earlier": earlier,
         "flag": flag,

@@ -1,5 +1,6 @@
-// Listener console: polls the queue and the current call, and runs SI SIAO lookups
-// without blocking (start, then poll the lookup's small JSON endpoint).
+// Listener console: polls the queue and the current call (its « depuis » tag counted on
+// by depuis.js, stopped here when the call ends), and runs SI SIAO lookups without
+// blocking (start, then poll the lookup's small JSON endpoint).
 "use strict";
 (function () {
   const root = document.getElementById("console");
@@ -40,6 +41,8 @@
       if (status && shownCall) {
         const now = state.call_id === shownCall ? state.call_status : "terminé";
         if (now !== status.dataset.status) { status.dataset.status = now; status.textContent = now; }
+        const since = document.getElementById("appel-depuis");
+        if (since && now === "terminé") delete since.dataset.depuisSecondes;  // stops counting
       }
     } catch (error) { /* the next round tries again */ }
   }

@@ -1,7 +1,7 @@
 // National support: polls the agent's post (/support/etat.json, no personal data) and,
 // when a new call rings the agent, puts its screen pop in place (/support/appel, audited)
 // without reloading; keeps the ticket form's sub-motifs and standard answers to the motif;
-// counts the « depuis » tag of the call on every second, from the seconds the server gave.
+// stops the « depuis » tag of the call (counted on by depuis.js) when the call ends.
 "use strict";
 (function () {
   function contentOf() { return document.getElementById("appel-contenu"); }
@@ -38,29 +38,6 @@
   });
   prepareForms(document);
 
-  // « 45 s », « 3 min 05 s », « 1 h 02 min »: as ivr.web.formatting.duration.
-  function duration(seconds) {
-    const total = Math.max(0, Math.floor(seconds));
-    if (total < 60) return total + " s";
-    const minutes = Math.floor(total / 60), secs = total % 60;
-    if (minutes < 60) return minutes + " min " + String(secs).padStart(2, "0") + " s";
-    return Math.floor(minutes / 60) + " h " + String(minutes % 60).padStart(2, "0") + " min";
-  }
-  // A tag counts on from the seconds the server had counted when it rendered it, from the
-  // moment it was first seen here: a panel put in place anew starts from its own value.
-  const seen = new WeakMap();
-  function tickSince() {
-    const tag = document.getElementById("appel-depuis");
-    if (!tag || !tag.dataset.depuisSecondes) return;
-    const given = Number(tag.dataset.depuisSecondes);
-    if (!Number.isFinite(given)) return;
-    if (!seen.has(tag)) seen.set(tag, performance.now());
-    const more = Math.floor((performance.now() - seen.get(tag)) / 1000);
-    tag.textContent = "depuis " + duration(given + more);
-  }
-  tickSince();
-  setInterval(tickSince, 1000);
-
   const section = document.getElementById("appel-support");
   if (!section) return;
 
@@ -74,7 +51,6 @@
     const adopted = document.importNode(fresh, true);
     if (current) current.replaceWith(adopted); else section.append(adopted);
     prepareForms(adopted);
-    tickSince();
     notice.hidden = true;
   }
   const notice = document.getElementById("nouvel-appel-support");
