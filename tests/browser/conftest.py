@@ -36,6 +36,7 @@ import re
 import shutil
 import socket
 import threading
+import time
 from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,7 @@ from playwright.sync_api import (
     BrowserContext,
     ConsoleMessage,
     Error,
+    Locator,
     Page,
     Playwright,
     Response,
@@ -447,3 +449,16 @@ def open_tab(
 def tab(open_tab: Callable[[], Tab]) -> Tab:
     """A first tab (a fresh session, signed out)."""
     return open_tab()
+
+
+def seconds_since(tag: Locator, at_least: int = 0) -> int:
+    """The seconds of a call's « depuis N s » tag (listener console, support screen pop),
+    read again (up to ``TIMEOUT_MS``) until they reach ``at_least``."""
+    deadline = time.monotonic() + TIMEOUT_MS / 1000
+    while True:
+        text = tag.inner_text()
+        found = re.fullmatch(r"depuis (\d+) s", text)
+        assert found, text
+        if int(found.group(1)) >= at_least or time.monotonic() > deadline:
+            return int(found.group(1))
+        tag.page.wait_for_timeout(200)

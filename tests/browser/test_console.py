@@ -4,28 +4,14 @@ runtime: the page follows the call by itself (its polling) as it rings, connects
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import expect
 
-from tests.browser.conftest import LISTENER_PHONE, TIMEOUT_MS, LiveServer, Tab
+from tests.browser.conftest import LISTENER_PHONE, LiveServer, Tab, seconds_since
 
 pytestmark = pytest.mark.browser
-
-
-def seconds_since(tag: Locator, at_least: int = 0) -> int:
-    """The seconds of the call's « depuis N s » tag, read again (up to 10 s) until they reach
-    ``at_least``."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while True:
-        text = tag.inner_text()
-        found = re.fullmatch(r"depuis (\d+) s", text)
-        assert found, text
-        if int(found.group(1)) >= at_least or time.monotonic() > deadline:
-            return int(found.group(1))
-        tag.page.wait_for_timeout(200)
 
 
 @pytest.fixture

@@ -11,17 +11,16 @@ this module, and puts the routing back as it found it afterwards.
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Locator, expect
+from playwright.sync_api import expect
 
 from ivr.flow.vocabulary import DialOutcome, DialResult
 from ivr.records import tickets
 from ivr.records.models import TicketSource, TicketStatus
 from routing.config import RoutingConfig, always_open
-from tests.browser.conftest import TIMEOUT_MS, LiveServer, Tab
+from tests.browser.conftest import LiveServer, Tab, seconds_since
 
 pytestmark = pytest.mark.browser
 
@@ -101,19 +100,6 @@ def overflow(live: LiveServer, call_id: str) -> None:
         assert rung[-1] == number
         rung = live.send(call_id, DialResult(((number, outcome),)))
     assert rung[-1] == POST_E164
-
-
-def seconds_since(tag: Locator, at_least: int = 0) -> int:
-    """The seconds of the screen pop's « depuis N s » tag, read again (up to 10 s) until they
-    reach ``at_least``."""
-    deadline = time.monotonic() + TIMEOUT_MS / 1000
-    while True:
-        text = tag.inner_text()
-        found = re.fullmatch(r"depuis (\d+) s", text)
-        assert found, text
-        if int(found.group(1)) >= at_least or time.monotonic() > deadline:
-            return int(found.group(1))
-        tag.page.wait_for_timeout(200)
 
 
 def test_given_an_agent_with_a_post_when_an_overflowed_call_rings_then_the_page_shows_it_and_the_ticket_is_recorded(  # noqa: E501

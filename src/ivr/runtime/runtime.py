@@ -64,43 +64,47 @@ from ivr.runtime.live_state import (
     support_away,
 )
 
-# The runtime's ports and their in-memory adapters (re-exported: ivr.runtime.ports).
+# The runtime's ports and their in-memory adapters live in ivr.runtime.ports; importing
+# them from here still works (they are re-exported, see __all__ below).
 from ivr.runtime.ports import (
-    AsyncioTimers as AsyncioTimers,
+    AsyncioTimers,
+    CallbackSink,
+    CallRecordSink,
+    CallTransport,
+    FinishedCall,
+    FinishedCallSink,
+    MediaCommand,
+    MemoryCallbacks,
+    MemoryRecords,
+    ResumableTransport,
+    TimerService,
+    UnknownCallError,
 )
-from ivr.runtime.ports import (
-    CallbackSink as CallbackSink,
-)
-from ivr.runtime.ports import (
-    CallRecordSink as CallRecordSink,
-)
-from ivr.runtime.ports import (
-    CallTransport as CallTransport,
-)
-from ivr.runtime.ports import (
-    FinishedCall as FinishedCall,
-)
-from ivr.runtime.ports import (
-    FinishedCallSink as FinishedCallSink,
-)
-from ivr.runtime.ports import (
-    MediaCommand as MediaCommand,
-)
-from ivr.runtime.ports import (
-    MemoryCallbacks as MemoryCallbacks,
-)
-from ivr.runtime.ports import (
-    MemoryRecords as MemoryRecords,
-)
-from ivr.runtime.ports import (
-    ResumableTransport as ResumableTransport,
-)
-from ivr.runtime.ports import (
-    TimerService as TimerService,
-)
-from ivr.runtime.ports import (
-    UnknownCallError as UnknownCallError,
-)
+
+__all__ = [
+    "DIAL_LEASE_MARGIN_S",
+    "PASSED_MEDIA",
+    "WAITING_MEDIA",
+    "AsyncioTimers",
+    "CallRecordSink",
+    "CallRuntime",
+    "CallTransport",
+    "CallbackSink",
+    "Clock",
+    "FinishedCall",
+    "FinishedCallSink",
+    "LiveCall",
+    "MediaCommand",
+    "MemoryCallbacks",
+    "MemoryRecords",
+    "ResumableTransport",
+    "Spawner",
+    "TimerService",
+    "UnknownCallError",
+    "listener_phones",
+    "ringing_phones",
+    "support_ringing_phones",
+]
 
 log = logging.getLogger(__name__)
 
